@@ -1,0 +1,88 @@
+# weir: `make` builds build/weir-cni, build/weir-agent and build/weirctl with the BPF objects
+# embedded through libbpf skeletons. `make test`, `make demo` and `make bench` install what is
+# missing first (scripts/deps.sh).
+
+BUILD       := build
+OBJ         := $(BUILD)/obj
+CC          ?= gcc
+CLANG       ?= clang
+BPFTOOL     ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH_INC    := /usr/include/$(shell $(CC) -dumpmachine)
+
+PKGS        := libnl-route-3.0 libcjson libbpf
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS      ?= -O2 -g
+# Messages are truncated on purpose where buffers are fixed; the rest of -Wall stays fatal.
+CFLAGS      += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -Icommon -Ibpf -I$(BUILD) \
+               -I/usr/include/libnl3 -I/usr/include/cjson $(PKG_CFLAGS)
+LDLIBS      += $(PKG_LIBS) -lnl-route-3 -lnl-3 -lcjson -lbpf -lelf -lz
+BPF_CFLAGS  := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf
+
+COMMON_SRC  := $(wildcard common/*.c)
+CNI_SRC     := $(wildcard cni/*.c)
+AGENT_SRC   := $(wildcard agent/*.c)
+CTL_SRC     := $(wildcard weirctl/*.c)
+BPF_HEADERS := $(wildcard bpf/*.h bpf/lib/*.h)
+
+obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+BINARIES    := $(BUILD)/weir-cni $(BUILD)/weir-agent $(BUILD)/weirctl
+TEST_BINS   := $(BUILD)/tests/unit_tests $(BUILD)/tests/bpf_tests
+
+.PHONY: all deps test test-unit test-bpf test-e2e demo bench lint clean
+all: $(BINARIES)
+
+deps:
+	@./scripts/deps.sh
+
+$(BUILD)/pod.bpf.o: bpf/pod.bpf.c $(BPF_HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/pod.skel.h: $(BUILD)/pod.bpf.o
+	$(BPFTOOL) gen skeleton $< name pod_bpf > $@.tmp && mv $@.tmp $@
+
+$(OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*/*.h) bpf/abi.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Icni -Iagent -c $< -o $@
+
+$(BUILD)/weir-cni: $(call obj,$(CNI_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/weir-agent: $(call obj,$(AGENT_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/weirctl: $(call obj,$(CTL_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+CNI_LIB_SRC := $(filter-out cni/main.c,$(CNI_SRC))
+
+$(BUILD)/tests/unit_tests: $(call obj,$(wildcard tests/unit/*.c) $(CNI_LIB_SRC) $(COMMON_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/bpf_tests: $(call obj,$(wildcard tests/bpf/*.c) $(COMMON_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BINS)
+	@./tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@./demo/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@./bench/cni_latency.sh
+
+lint:
+	clang-format --dry-run --Werror $(COMMON_SRC) $(CNI_SRC) $(AGENT_SRC) $(CTL_SRC) bpf/*.c bpf/*.h bpf/lib/*.h
+	cppcheck --quiet --error-exitcode=1 --std=c11 -Icommon -Ibpf -Icni -Iagent \
+		--suppress=missingIncludeSystem common cni agent weirctl
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,25 @@
+/* The agent's unix socket in --state-dir: one request line in, one JSON line out. weir-cni's
+ * STATUS and weirctl ask here whether the agent is ready. */
+#ifndef WEIR_AGENT_CONTROL_SOCKET_H
+#define WEIR_AGENT_CONTROL_SOCKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define WEIR_CONTROL_SOCKET_NAME "weir.sock"
+
+struct agent_status {
+	bool ready;
+	const char *node_name;
+	const char *pod_cidr;
+	const char *bpffs;
+	long started_at;
+};
+
+/* Listens on <state_dir>/weir.sock, replacing a stale socket file. Returns the fd or -errno. */
+int control_socket_listen(const char *state_dir, char *errbuf, size_t errlen);
+/* Accepts one client and answers it (requests are tiny, so this does not block the loop). */
+void control_socket_serve_one(int listen_fd, const struct agent_status *status);
+void control_socket_close(int listen_fd, const char *state_dir);
+
+#endif

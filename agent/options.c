@@ -1,0 +1,102 @@
+/* Command-line parsing for weir-agent. Unknown or malformed flags stop the agent before it
+ * touches the node. */
+#include "options.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *stream)
+{
+	fprintf(stream,
+		"usage: weir-agent --node-name NAME [--kubeconfig FILE | --standalone DIR]\n"
+		"                  [--pod-cidr CIDR] [--bpffs DIR] [--state-dir DIR]\n"
+		"                  [--cni-conf-dir DIR] [--metrics-addr HOST:PORT]\n"
+		"                  [--flow-log FILE|-] [--mtu N]\n");
+}
+
+int agent_options_parse(int argc, char **argv, struct agent_options *options)
+{
+	static const struct option long_options[] = {
+		{ "node-name", required_argument, 0, 'n' },
+		{ "kubeconfig", required_argument, 0, 'k' },
+		{ "standalone", required_argument, 0, 's' },
+		{ "pod-cidr", required_argument, 0, 'p' },
+		{ "bpffs", required_argument, 0, 'b' },
+		{ "state-dir", required_argument, 0, 'd' },
+		{ "cni-conf-dir", required_argument, 0, 'c' },
+		{ "metrics-addr", required_argument, 0, 'm' },
+		{ "flow-log", required_argument, 0, 'f' },
+		{ "mtu", required_argument, 0, 'u' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	char errbuf[256];
+	int option;
+
+	memset(options, 0, sizeof(*options));
+	options->bpffs = "/sys/fs/bpf/weir";
+	options->state_dir = "/var/lib/weir";
+	options->cni_conf_dir = "/etc/cni/net.d";
+	options->mtu = 1500;
+	while ((option = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (option) {
+		case 'n': options->node_name = optarg; break;
+		case 'k': options->kubeconfig = optarg; break;
+		case 's': options->standalone_dir = optarg; break;
+		case 'p': options->pod_cidr_text = optarg; break;
+		case 'b': options->bpffs = optarg; break;
+		case 'd': options->state_dir = optarg; break;
+		case 'c': options->cni_conf_dir = optarg; break;
+		case 'm': options->metrics_addr = optarg; break;
+		case 'f': options->flow_log = optarg; break;
+		case 'u': {
+			char *end;
+			long mtu = strtol(optarg, &end, 10);
+			if (*end || mtu < 576 || mtu > 65535) {
+				fprintf(stderr, "weir-agent: --mtu %s: must be 576-65535\n", optarg);
+				return -1;
+			}
+			options->mtu = (int)mtu;
+			break;
+		}
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "weir-agent: unexpected argument %s\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (!options->node_name || !*options->node_name) {
+		fprintf(stderr, "weir-agent: --node-name is required\n");
+		usage(stderr);
+		return -1;
+	}
+	if (options->kubeconfig && options->standalone_dir) {
+		fprintf(stderr, "weir-agent: --kubeconfig and --standalone exclude each other\n");
+		return -1;
+	}
+	if (options->bpffs[0] != '/' || options->state_dir[0] != '/' ||
+	    options->cni_conf_dir[0] != '/') {
+		fprintf(stderr, "weir-agent: --bpffs, --state-dir and --cni-conf-dir must be "
+				"absolute paths\n");
+		return -1;
+	}
+	if (options->pod_cidr_text) {
+		if (ipv4_prefix_parse(options->pod_cidr_text, &options->pod_cidr, errbuf,
+				      sizeof(errbuf)) < 0) {
+			fprintf(stderr, "weir-agent: --pod-cidr: %s\n", errbuf);
+			return -1;
+		}
+		if (options->pod_cidr.length > 30) {
+			fprintf(stderr, "weir-agent: --pod-cidr %s is too small (at least /30)\n",
+				options->pod_cidr_text);
+			return -1;
+		}
+		options->has_pod_cidr = true;
+	}
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* Leveled logging: one line per message with a UTC timestamp, the program and the level, so
+ * the lines of weir-cni (many short processes) and weir-agent interleave readably. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+static struct {
+	const char *program;
+	FILE *stream;
+	enum log_level level;
+} log_state = { "weir", NULL, LOG_LEVEL_INFO };
+
+int log_level_parse(const char *name, enum log_level *level)
+{
+	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(name, level_names[i]) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void log_setup(const char *program, FILE *stream, enum log_level level)
+{
+	log_state.program = program;
+	log_state.stream = stream;
+	log_state.level = level;
+}
+
+void log_message(enum log_level level, const char *format, ...)
+{
+	FILE *stream = log_state.stream ? log_state.stream : stderr;
+	char timestamp[32];
+	struct timespec now;
+	struct tm utc;
+	va_list args;
+
+	if (level < log_state.level)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &utc);
+	strftime(timestamp, sizeof(timestamp), "%Y-%m-%dT%H:%M:%S", &utc);
+	fprintf(stream, "%s.%03ldZ %s[%d] %s: ", timestamp, now.tv_nsec / 1000000,
+		log_state.program, (int)getpid(), level_names[level]);
+	va_start(args, format);
+	vfprintf(stream, format, args);
+	va_end(args);
+	fputc('\n', stream);
+	fflush(stream);
+}
