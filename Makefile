@@ -44,9 +44,9 @@ $(BUILD)/pod.bpf.o: bpf/pod.bpf.c $(BPF_HEADERS)
 $(BUILD)/pod.skel.h: $(BUILD)/pod.bpf.o
 	$(BPFTOOL) gen skeleton $< name pod_bpf > $@.tmp && mv $@.tmp $@
 
-$(OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*/*.h) bpf/abi.h
+$(OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*.h tests/*/*.h) bpf/abi.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Icni -Iagent -c $< -o $@
+	$(CC) $(CFLAGS) -Icni -Iagent -Itests -c $< -o $@
 
 $(BUILD)/weir-cni: $(call obj,$(CNI_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -59,11 +59,11 @@ $(BUILD)/weirctl: $(call obj,$(CTL_SRC) $(COMMON_SRC))
 
 CNI_LIB_SRC := $(filter-out cni/main.c,$(CNI_SRC))
 
-$(BUILD)/tests/unit_tests: $(call obj,$(wildcard tests/unit/*.c) $(CNI_LIB_SRC) $(COMMON_SRC))
+$(BUILD)/tests/unit_tests: $(call obj,$(wildcard tests/unit/*.c) tests/test_runner.c $(CNI_LIB_SRC) $(COMMON_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/bpf_tests: $(call obj,$(wildcard tests/bpf/*.c) $(COMMON_SRC))
+$(BUILD)/tests/bpf_tests: $(call obj,$(wildcard tests/bpf/*.c) tests/test_runner.c $(COMMON_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

@@ -1,0 +1,12 @@
+/* The suites of the unit test binary. */
+#ifndef WEIR_TESTS_UNIT_H
+#define WEIR_TESTS_UNIT_H
+
+#include <stddef.h>
+
+#include "test.h"
+
+extern const struct test_case cidr_tests[], config_tests[], ipam_tests[], result_tests[];
+extern const size_t cidr_tests_count, config_tests_count, ipam_tests_count, result_tests_count;
+
+#endif
