@@ -17,14 +17,15 @@
 
 int ipam_open_locked(struct ipam *ipam, const char *state_dir, char *errbuf, size_t errlen)
 {
-	char lock_path[600];
+	char lock_path[600], keys[600];
 	int err;
 
 	ipam->lock_fd = -1;
 	snprintf(ipam->directory, sizeof(ipam->directory), "%s/ipam", state_dir);
-	err = directory_create(ipam->directory, 0700);
+	snprintf(keys, sizeof(keys), "%s/keys", ipam->directory);
+	err = directory_create(keys, 0700);
 	if (err < 0) {
-		snprintf(errbuf, errlen, "create IPAM folder %s: %s", ipam->directory, strerror(-err));
+		snprintf(errbuf, errlen, "create IPAM folder %s: %s", keys, strerror(-err));
 		return err;
 	}
 	snprintf(lock_path, sizeof(lock_path), "%s/lock", ipam->directory);
@@ -110,33 +111,30 @@ int ipam_for_each(struct ipam *ipam, int (*visit)(const struct ipam_allocation *
 	return result < 0 ? result : 0;
 }
 
-struct find_context {
-	const char *container_id;
-	const char *ifname;
-	uint32_t address;
-	int found;
-};
-
-static int match_owner(const struct ipam_allocation *allocation, void *opaque)
+static void key_path(const struct ipam *ipam, const char *container_id, const char *ifname,
+		     char *path, size_t size)
 {
-	struct find_context *context = opaque;
-
-	if (strcmp(allocation->container_id, context->container_id) != 0 ||
-	    strcmp(allocation->ifname, context->ifname) != 0)
-		return 0;
-	context->address = allocation->address;
-	context->found = 1;
-	return 1;
+	snprintf(path, size, "%s/keys/%s:%s", ipam->directory, container_id, ifname);
 }
 
 int ipam_find(struct ipam *ipam, const char *container_id, const char *ifname, uint32_t *address)
 {
-	struct find_context context = { container_id, ifname, 0, 0 };
+	struct ipam_allocation owner;
+	char path[900], text[16];
+	char *content;
 
-	ipam_for_each(ipam, match_owner, &context);
-	if (!context.found)
+	key_path(ipam, container_id, ifname, path, sizeof(path));
+	content = file_read_all(path, NULL);
+	if (!content)
 		return -ENOENT;
-	*address = context.address;
+	snprintf(text, sizeof(text), "%.15s", content);
+	text[strcspn(text, "\n")] = '\0';
+	free(content);
+	/* The key is a hint; the address file is the truth (a crash may separate the two). */
+	if (allocation_read(ipam->directory, text, &owner) < 0 ||
+	    strcmp(owner.container_id, container_id) != 0 || strcmp(owner.ifname, ifname) != 0)
+		return -ENOENT;
+	*address = owner.address;
 	return 0;
 }
 
@@ -180,10 +178,20 @@ int ipam_allocate(struct ipam *ipam, const struct ipv4_prefix *subnet, const cha
 	do {
 		address_path(ipam, candidate, path, sizeof(path));
 		if (access(path, F_OK) < 0 && errno == ENOENT) {
-			int length = snprintf(owner, sizeof(owner), "%s\n%s\n", container_id, ifname);
-			err = atomic_file_write(path, owner, (size_t)length, 0600, errbuf, errlen);
+			char key[900];
+			int length = snprintf(owner, sizeof(owner), "%s\n",
+					      ipv4_address_format(candidate, text));
+			/* Key first: a crash before the address file leaves only a stale hint. */
+			key_path(ipam, container_id, ifname, key, sizeof(key));
+			err = atomic_file_write(key, owner, (size_t)length, 0600, errbuf, errlen);
 			if (err < 0)
 				return err;
+			length = snprintf(owner, sizeof(owner), "%s\n%s\n", container_id, ifname);
+			err = atomic_file_write(path, owner, (size_t)length, 0600, errbuf, errlen);
+			if (err < 0) {
+				unlink(key);
+				return err;
+			}
 			snprintf(path, sizeof(path), "%s/last_reserved", ipam->directory);
 			length = snprintf(owner, sizeof(owner), "%s\n",
 					  ipv4_address_format(candidate, text));
@@ -202,11 +210,14 @@ int ipam_allocate(struct ipam *ipam, const struct ipv4_prefix *subnet, const cha
 int ipam_release(struct ipam *ipam, const char *container_id, const char *ifname)
 {
 	uint32_t address;
-	char path[600];
+	char path[900];
 
-	if (ipam_find(ipam, container_id, ifname, &address) < 0)
-		return 0;
-	address_path(ipam, address, path, sizeof(path));
+	if (ipam_find(ipam, container_id, ifname, &address) == 0) {
+		address_path(ipam, address, path, sizeof(path));
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	key_path(ipam, container_id, ifname, path, sizeof(path));
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;

@@ -65,14 +65,15 @@ static void print_endpoint(const struct endpoint_record *record, void *opaque)
 	struct endpoints_context *context = opaque;
 	struct weir_endpoint_stats stats = { 0 };
 	struct weir_endpoint endpoint;
-	char address[16], mac[18];
+	char address[16], mac[18], pod[300];
 	const char *in_map = "yes";
 
 	if (datapath_endpoint_lookup(context->datapath, record->address, &endpoint) < 0)
 		in_map = "MISSING";
 	datapath_endpoint_stats(context->datapath, record->endpoint_id, &stats);
-	printf("%-6u %-15s %-32s %-15s %-17s %-7s %10llu %10llu\n", record->endpoint_id,
-	       ipv4_address_format(record->address, address), record->pod_name,
+	snprintf(pod, sizeof(pod), "%s/%s", record->pod_namespace, record->pod_name);
+	printf("%-6u %-15s %-32s %-15s %-17s %-7s %14llu %14llu\n", record->endpoint_id,
+	       ipv4_address_format(record->address, address), pod,
 	       record->host_ifname, mac_format(record->pod_mac, mac), in_map,
 	       (unsigned long long)stats.from_pod_packets, (unsigned long long)stats.to_pod_packets);
 	context->count++;
@@ -88,8 +89,8 @@ static int command_endpoints(const char *bpffs, const char *state_dir)
 		fprintf(stderr, "weirctl: %s\n", errbuf);
 		return 1;
 	}
-	printf("%-6s %-15s %-32s %-15s %-17s %-7s %10s %10s\n", "ID", "ADDRESS", "POD", "HOST-VETH",
-	       "POD-MAC", "IN-MAP", "FROM-POD", "TO-POD");
+	printf("%-6s %-15s %-32s %-15s %-17s %-7s %14s %14s\n", "ID", "ADDRESS", "POD", "HOST-VETH",
+	       "POD-MAC", "IN-MAP", "FROM-POD-PKTS", "TO-POD-PKTS");
 	endpoint_record_for_each(state_dir, print_endpoint, &context);
 	datapath_close(&datapath);
 	return 0;

@@ -58,7 +58,8 @@ node_create() {
 }
 
 agent_start() { # extra agent flags...
-    in_node "$WEIR_AGENT" --node-name "$TEST_ID" --pod-cidr "$POD_CIDR" --bpffs "$BPFFS" \
+    # nsenter directly, not through a shell function, so $! is the agent itself.
+    nsenter --net="/var/run/netns/$NODE_NETNS" "$WEIR_AGENT" --node-name "$TEST_ID" --pod-cidr "$POD_CIDR" --bpffs "$BPFFS" \
         --state-dir "$STATE_DIR" --cni-conf-dir "$CNI_CONF_DIR" "$@" \
         >>"$WORK/agent.log" 2>&1 &
     AGENT_PID=$!
@@ -73,9 +74,11 @@ agent_start() { # extra agent flags...
 
 agent_stop() {
     if [ -n "$AGENT_PID" ]; then
-        kill -TERM "$AGENT_PID" 2>/dev/null
-        wait "$AGENT_PID" 2>/dev/null
+        kill -TERM "$AGENT_PID" 2>/dev/null || true
+        local status=0
+        wait "$AGENT_PID" 2>/dev/null || status=$?
         AGENT_PID=""
+        [ "$status" = 0 ] || fail "weir-agent exited with $status on SIGTERM"
     fi
 }
 

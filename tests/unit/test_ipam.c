@@ -143,7 +143,33 @@ static void fifty_concurrent_allocations_are_distinct(void)
 	remove_state_dir();
 }
 
+static void stale_key_hint_is_not_trusted(void)
+{
+	struct ipam ipam;
+	uint32_t a, found;
+	char path[256], errbuf[256];
+	FILE *key;
+
+	ASSERT_EQ(make_state_dir(), 0, "state dir");
+	ASSERT_EQ(allocate("10.5.0.0/24", "ctr-a", &a), 0, "a");
+	/* As if ctr-x crashed after writing its key and before its address file. */
+	snprintf(path, sizeof(path), "%s/ipam/keys/ctr-x:eth0", state_dir);
+	key = fopen(path, "w");
+	ASSERT_TRUE(key != NULL, "write stale key");
+	fprintf(key, "10.5.0.2\n");
+	fclose(key);
+	ASSERT_EQ(ipam_open_locked(&ipam, state_dir, errbuf, sizeof(errbuf)), 0, "lock");
+	ASSERT_EQ(ipam_find(&ipam, "ctr-x", "eth0", &found), -ENOENT, "stale key ignored");
+	ASSERT_EQ(ipam_find(&ipam, "ctr-a", "eth0", &found), 0, "a still found");
+	ASSERT_EQ(found, a, "a's address");
+	ASSERT_EQ(ipam_release(&ipam, "ctr-x", "eth0"), 0, "release ctr-x");
+	ASSERT_EQ(ipam_find(&ipam, "ctr-a", "eth0", &found), 0, "a survives ctr-x's release");
+	ipam_close(&ipam);
+	remove_state_dir();
+}
+
 const struct test_case ipam_tests[] = {
+	{ "stale_key_hint_is_not_trusted", stale_key_hint_is_not_trusted },
 	{ "same_attachment_gets_same_address", same_attachment_gets_same_address },
 	{ "never_reserved_addresses_and_exhaustion", never_reserved_addresses_and_exhaustion },
 	{ "released_address_is_not_reused_at_once", released_address_is_not_reused_at_once },

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# weir in one minute, no Kubernetes needed: a "node" (a network namespace running weir-agent)
+# gets two pods, service-a and service-b, wired by weir-cni exactly as a container runtime would
+# do it. service-b serves HTTP on :8080; service-a fetches /hello from it across weir's eBPF
+# datapath; weirctl then shows the per-endpoint traffic counters. Everything the demo creates
+# is torn down at the end, on failure too. Needs root.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WEIR_CNI="$ROOT/build/weir-cni"
+WEIR_AGENT="$ROOT/build/weir-agent"
+WEIRCTL="$ROOT/build/weirctl"
+
+ID="wd$$"
+WORK="/tmp/weir-demo-$ID"
+BPFFS="$WORK/bpf"
+STATE_DIR="$WORK/state"
+CNI_CONF_DIR="$WORK/cni"
+NODE="$ID-node"
+POD_CIDR=10.244.1.0/24
+AGENT_PID=""
+SERVER_PID=""
+CREATED_NETNS=()
+WIRED_PODS=()
+
+step() { echo "==> $*"; }
+die() {
+    echo "demo: FAILED: $*" >&2
+    exit 1
+}
+
+in_node() { nsenter --net="/var/run/netns/$NODE" "$@"; }
+pod_netns() { echo "$ID-$1"; }
+
+# cni COMMAND POD: runs weir-cni in the node for pod POD; stdout to $WORK/out-POD.
+cni() {
+    local command=$1 pod=$2
+    net_config | in_node env -i PATH="$PATH" CNI_COMMAND="$command" \
+        CNI_CONTAINERID="demo-$pod" CNI_NETNS="/var/run/netns/$(pod_netns "$pod")" \
+        CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+        CNI_ARGS="K8S_POD_NAMESPACE=demo;K8S_POD_NAME=$pod" \
+        "$WEIR_CNI" >"$WORK/out-$pod" 2>"$WORK/err-$pod"
+}
+
+# The plugin config a runtime hands the plugin: the conflist's entry plus its cniVersion and name.
+net_config() {
+    python3 -c '
+import json, sys
+conflist = json.load(open(sys.argv[1]))
+print(json.dumps(dict(conflist["plugins"][0], cniVersion=conflist["cniVersion"],
+                      name=conflist["name"])))' "$CNI_CONF_DIR/10-weir.conflist"
+}
+
+cleanup() {
+    local status=$?
+    set +e
+    trap - EXIT INT TERM
+    [ "$status" = 0 ] || echo "==> cleaning up after the failure"
+    if [ -n "$SERVER_PID" ]; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    local pod netns i
+    for pod in "${WIRED_PODS[@]}"; do
+        cni DEL "$pod" || echo "demo: DEL $pod failed: $(cat "$WORK/err-$pod")" >&2
+    done
+    if [ -n "$AGENT_PID" ]; then
+        kill -TERM "$AGENT_PID" 2>/dev/null
+        wait "$AGENT_PID" 2>/dev/null
+    fi
+    for ((i = ${#CREATED_NETNS[@]} - 1; i >= 0; i--)); do
+        netns=${CREATED_NETNS[$i]}
+        ip netns pids "$netns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "$netns" 2>/dev/null
+    done
+    if mountpoint -q "$BPFFS" 2>/dev/null; then
+        umount "$BPFFS"
+    fi
+    rm -rf "$WORK"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+netns_add() {
+    ip netns add "$1" || die "ip netns add $1"
+    CREATED_NETNS+=("$1")
+    ip -n "$1" link set lo up
+}
+
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, bpffs)"
+for f in "$WEIR_CNI" "$WEIR_AGENT" "$WEIRCTL"; do
+    [ -x "$f" ] || die "$f is missing: run 'make all' first"
+done
+for tool in python3 curl nsenter ss; do
+    command -v "$tool" >/dev/null || die "$tool is missing"
+done
+mkdir -p "$WORK" "$STATE_DIR" "$CNI_CONF_DIR"
+
+step "starting node $NODE: weir-agent with pod CIDR $POD_CIDR"
+netns_add "$NODE"
+in_node "$WEIR_AGENT" --node-name "$NODE" --pod-cidr "$POD_CIDR" --bpffs "$BPFFS" \
+    --state-dir "$STATE_DIR" --cni-conf-dir "$CNI_CONF_DIR" >"$WORK/agent.log" 2>&1 &
+AGENT_PID=$!
+waited=0
+until [ -S "$STATE_DIR/weir.sock" ] && [ -f "$CNI_CONF_DIR/10-weir.conflist" ]; do
+    if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+        AGENT_PID=""
+        cat "$WORK/agent.log" >&2
+        die "weir-agent exited"
+    fi
+    sleep 0.05
+    waited=$((waited + 1))
+    [ "$waited" -lt 200 ] || { cat "$WORK/agent.log" >&2; die "weir-agent not ready after 10s"; }
+done
+
+declare -A POD_IP
+for pod in service-a service-b; do
+    netns_add "$(pod_netns "$pod")"
+    WIRED_PODS+=("$pod") # DEL is safe even if ADD fails half-way
+    cni ADD "$pod" || die "CNI ADD $pod: $(cat "$WORK/out-$pod" "$WORK/err-$pod")"
+    POD_IP[$pod]=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])' \
+        <"$WORK/out-$pod") || die "CNI ADD $pod printed no address: $(cat "$WORK/out-$pod")"
+    step "pod $pod wired by weir-cni: ${POD_IP[$pod]}"
+done
+IP_B=${POD_IP[service-b]}
+
+step "starting an HTTP server in service-b on 0.0.0.0:8080"
+ip netns exec "$(pod_netns service-b)" python3 -c '
+import http.server, sys
+
+address = sys.argv[1]
+
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path != "/hello":
+            self.send_error(404)
+            return
+        body = f"hello from service-b ({address})\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        print(f"service-b: {self.client_address[0]} {format % args}", flush=True)
+
+http.server.HTTPServer(("0.0.0.0", 8080), Hello).serve_forever()
+' "$IP_B" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for ((i = 0; ; i++)); do
+    ip netns exec "$(pod_netns service-b)" ss -H -ltn 'sport = :8080' | grep -q . && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; die "HTTP server exited"; }
+    [ "$i" -lt 100 ] || die "nothing listening on service-b:8080 after 5s"
+    sleep 0.05
+done
+
+step "service-a fetches http://$IP_B:8080/hello"
+if ! answer=$(ip netns exec "$(pod_netns service-a)" curl -sS --max-time 5 "http://$IP_B:8080/hello" 2>&1); then
+    die "fetch from service-a failed: $answer"
+fi
+echo
+echo "    service-a got: $answer"
+sed 's/^/    /' "$WORK/server.log"
+echo
+
+step "weirctl endpoints (per-endpoint traffic counters on the node)"
+in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" endpoints | sed 's/^/    /'
+echo
+
+step "tearing down: CNI DEL of both pods, stopping weir-agent"
+kill -TERM "$SERVER_PID" 2>/dev/null
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+for pod in "${WIRED_PODS[@]}"; do
+    cni DEL "$pod" || die "CNI DEL $pod: $(cat "$WORK/out-$pod" "$WORK/err-$pod")"
+done
+WIRED_PODS=()
+step "done"
