@@ -1,25 +1,50 @@
-/* The datapath ABI: map key/value layouts and counter names shared by the BPF programs and
- * every userspace part (agent, CNI, weirctl, tests). Layouts use fixed-width types with
- * explicit padding so both compilers agree byte for byte; bump WEIR_ABI_VERSION whenever a
- * layout changes, so an agent never reuses pinned maps it cannot read. */
+/* The datapath ABI: map key/value layouts, identities, drop reasons and counter names shared by
+ * the BPF programs and every userspace part (agent, CNI, weirctl, tests). Layouts use
+ * fixed-width types with explicit padding so both compilers agree byte for byte; bump
+ * WEIR_ABI_VERSION whenever a layout changes, so an agent never reuses pinned maps it cannot
+ * read. */
 #ifndef WEIR_ABI_H
 #define WEIR_ABI_H
 
 #include <linux/types.h>
 
-#define WEIR_ABI_VERSION 1
+#define WEIR_ABI_VERSION 2
 
 /* Pin names under the bpffs root (each at most 15 characters, the kernel's object name limit). */
 #define WEIR_MAP_ENDPOINTS "endpoints"
 #define WEIR_MAP_ENDPOINT_STATS "endpoint_stats"
 #define WEIR_MAP_METRICS "metrics"
+#define WEIR_MAP_IPCACHE "ipcache"
+#define WEIR_MAP_POLICY "policy"
+#define WEIR_MAP_ENDPOINT_POLICY "endpoint_policy"
+#define WEIR_MAP_POLICY_REVISION "policy_revision"
+#define WEIR_MAP_CT "ct"
+#define WEIR_MAP_FRAGMENTS "fragments"
+#define WEIR_MAP_DROPS "drops"
+#define WEIR_MAP_EVENTS "events"
 #define WEIR_PROGRAMS_DIR "programs"
 #define WEIR_PROG_FROM_POD "from_pod"
 #define WEIR_PROG_TO_POD "to_pod"
 
 #define WEIR_MAX_ENDPOINTS 65536
+#define WEIR_MAX_IPCACHE 262144
+#define WEIR_MAX_POLICY 262144
+#define WEIR_MAX_CT 262144
+#define WEIR_MAX_FRAGMENTS 8192
+#define WEIR_MAX_DROPS 65536
+#define WEIR_EVENTS_BYTES (1 << 20)
 
-/* endpoints: local pod IPv4 address (network byte order) -> endpoint. */
+/* ---- identities ---------------------------------------------------------------------------- */
+
+#define WEIR_IDENTITY_ANY 0	      /* policy wildcard; never a packet's identity */
+#define WEIR_IDENTITY_HOST 1	      /* this node */
+#define WEIR_IDENTITY_WORLD 2	      /* anything outside the cluster: the ipcache default */
+#define WEIR_IDENTITY_REMOTE_NODE 3   /* another node of the cluster */
+#define WEIR_IDENTITY_FIRST_CLUSTER 256 /* label-set identities of pods */
+#define WEIR_IDENTITY_FIRST_CIDR 0x01000000 /* identities of ipBlock CIDRs */
+
+/* ---- endpoints: local pod IPv4 address (network byte order) -> endpoint ---------------------- */
+
 struct weir_endpoint_key {
 	__u32 ipv4;
 };
@@ -44,7 +69,175 @@ struct weir_endpoint_stats {
 	__u64 to_pod_bytes;
 };
 
-/* metrics: per-CPU array of exact counters, one slot per weir_counter. */
+/* ---- ipcache: LPM trie, IPv4 prefix -> identity ------------------------------------------ */
+
+struct weir_ipcache_key {
+	__u32 prefix_length; /* LPM: bits of ipv4 that matter */
+	__u32 ipv4;	     /* network byte order */
+};
+
+struct weir_ipcache_entry {
+	__u32 identity;
+	__u32 flags;
+};
+
+/* ---- policy -------------------------------------------------------------------------------- */
+
+enum weir_direction {
+	WEIR_DIRECTION_INGRESS = 0, /* traffic into the endpoint */
+	WEIR_DIRECTION_EGRESS = 1,  /* traffic out of the endpoint */
+};
+
+/* policy: LPM trie. Everything up to the port is matched exactly; the port by prefix, so a
+ * port range (NetworkPolicy endPort) is stored as the few prefixes that cover it and the
+ * longest match is the narrowest rule. Lookups, first hit wins:
+ *   1. {peer identity, protocol, port}   2. {any identity, protocol, port}
+ *   3. {peer identity, any protocol}     4. {any identity, any protocol}
+ * so a rule naming the peer beats a wildcard peer, and within one peer an exact port beats a
+ * range beats any port: deterministic whatever order entries were written in. */
+struct weir_policy_key {
+	__u32 prefix_length; /* WEIR_POLICY_PREFIX_FIXED + bits of port that matter (0-16) */
+	__u32 endpoint_id;
+	__u32 identity;	 /* WEIR_IDENTITY_ANY for any peer */
+	__u8 direction;	 /* enum weir_direction */
+	__u8 protocol;	 /* IPPROTO_*, 0 for any protocol (then the port must be any) */
+	__u16 port;	 /* network byte order */
+} __attribute__((packed));
+
+#define WEIR_POLICY_PREFIX_FIXED 80 /* endpoint_id + identity + direction + protocol, in bits */
+
+enum weir_policy_verdict {
+	WEIR_VERDICT_ALLOW = 1,
+	WEIR_VERDICT_DENY = 2,
+};
+
+struct weir_policy_entry {
+	__u8 verdict; /* enum weir_policy_verdict */
+	__u8 reserved[3];
+	__u32 rule_id; /* the agent's rule table maps it to namespace/name of the policy */
+};
+
+/* endpoint_policy: endpoint id -> whether policy selects it, per direction. A direction with a
+ * non-zero isolation rule denies what no entry allows, and names that rule as the cause. */
+struct weir_endpoint_policy {
+	__u32 ingress_isolation_rule; /* 0: ingress not isolated, everything allowed */
+	__u32 egress_isolation_rule;  /* 0: egress not isolated */
+};
+
+/* policy_revision: array of one __u32, bumped after every policy change. */
+
+/* ---- conntrack ------------------------------------------------------------------------------ */
+
+struct weir_ct_key {
+	__u32 source;	   /* network byte order, as the connection's first packet had them */
+	__u32 destination;
+	__u16 source_port; /* ICMP echo: identifier; 0 for other ICMP */
+	__u16 destination_port;
+	__u8 protocol;
+	__u8 reserved[3];
+};
+
+enum weir_ct_state {
+	WEIR_CT_SYN_SENT = 1,
+	WEIR_CT_ESTABLISHED = 2,
+	WEIR_CT_CLOSING = 3,
+	WEIR_CT_OPEN = 4, /* UDP, ICMP, SCTP: no state machine */
+};
+
+#define WEIR_CT_FLAG_SEEN_REPLY (1U << 0)
+
+struct weir_ct_entry {
+	__u64 expires_ns;    /* bpf_ktime_get_ns() deadline */
+	__u32 revision;	     /* policy revision the connection was judged under */
+	__u32 rule_id;	     /* the rule that allowed it (0: no policy selected) */
+	__u32 source_endpoint_id; /* 0 when the source is not local */
+	__u32 destination_endpoint_id;
+	__u8 state;	     /* enum weir_ct_state */
+	__u8 flags;	     /* WEIR_CT_FLAG_* */
+	__u16 reserved;
+	__u32 reserved2;
+};
+
+#define WEIR_CT_TIMEOUT_SYN_NS (60ULL * 1000000000ULL)
+#define WEIR_CT_TIMEOUT_TCP_NS (21600ULL * 1000000000ULL)
+#define WEIR_CT_TIMEOUT_CLOSING_NS (10ULL * 1000000000ULL)
+#define WEIR_CT_TIMEOUT_UDP_NS (60ULL * 1000000000ULL)
+#define WEIR_CT_TIMEOUT_OTHER_NS (30ULL * 1000000000ULL)
+
+/* fragments: the first fragment's ports, so later fragments join its connection. */
+struct weir_fragment_key {
+	__u32 source;
+	__u32 destination;
+	__u16 ip_id;
+	__u8 protocol;
+	__u8 reserved;
+};
+
+struct weir_fragment_entry {
+	__u16 source_port;
+	__u16 destination_port;
+	__u32 reserved;
+};
+
+/* ---- drops and events ---------------------------------------------------------------------- */
+
+enum weir_drop_reason {
+	WEIR_DROP_NONE = 0,
+	WEIR_DROP_POLICY_DENIED_INGRESS,
+	WEIR_DROP_POLICY_DENIED_EGRESS,
+	WEIR_DROP_POLICY_REVOKED,
+	WEIR_DROP_SPOOFED_SOURCE_IP,
+	WEIR_DROP_SPOOFED_SOURCE_MAC,
+	WEIR_DROP_UNSUPPORTED_L3,
+	WEIR_DROP_UNSUPPORTED_L4,
+	WEIR_DROP_MALFORMED,
+	WEIR_DROP_CT_INVALID,
+	WEIR_DROP_FRAGMENT_WITHOUT_FIRST,
+	WEIR_DROP_MAP_FULL,
+	WEIR_DROP_UNKNOWN_ENDPOINT,
+	WEIR_DROP_REASON_MAX,
+};
+
+/* drops: per-CPU hash {endpoint id, reason, direction} -> packets, bytes. */
+struct weir_drop_key {
+	__u32 endpoint_id; /* 0 when the packet could not be tied to an endpoint */
+	__u8 reason;	   /* enum weir_drop_reason */
+	__u8 direction;	   /* enum weir_direction, seen from the endpoint */
+	__u16 reserved;
+};
+
+struct weir_drop_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+enum weir_event_type {
+	WEIR_EVENT_DROP = 1,
+	WEIR_EVENT_NEW_FLOW = 2,
+	WEIR_EVENT_REVOKED = 3,
+};
+
+/* events: ring buffer records. */
+struct weir_event {
+	__u64 timestamp_ns;
+	__u8 type;	/* enum weir_event_type */
+	__u8 reason;	/* enum weir_drop_reason */
+	__u8 direction; /* enum weir_direction */
+	__u8 protocol;
+	__u32 endpoint_id;
+	__u32 peer_identity;
+	__u32 rule_id;
+	__u32 source; /* network byte order */
+	__u32 destination;
+	__u16 source_port; /* network byte order */
+	__u16 destination_port;
+	__u32 length;
+};
+
+#define WEIR_EVENTS_PER_SECOND_PER_CPU 2000
+
+/* ---- metrics: per-CPU array of exact counters, one slot per weir_counter ------------------ */
+
 enum weir_counter {
 	WEIR_COUNTER_FROM_POD_PASSED = 0,
 	WEIR_COUNTER_TO_POD_PASSED,
@@ -52,11 +245,21 @@ enum weir_counter {
 	WEIR_COUNTER_TO_POD_UNKNOWN_ENDPOINT,
 	WEIR_COUNTER_NON_IPV4,
 	WEIR_COUNTER_TRUNCATED,
+	WEIR_COUNTER_REDIRECTED,
+	WEIR_COUNTER_CT_NEW,
+	WEIR_COUNTER_CT_ESTABLISHED,
+	WEIR_COUNTER_CT_REPLY,
+	WEIR_COUNTER_CT_RELATED,
+	WEIR_COUNTER_CT_REJUDGED,
+	WEIR_COUNTER_DROPPED,
+	WEIR_COUNTER_EVENTS_SUPPRESSED,
+	WEIR_COUNTER_EVENTS_LOST,
+	WEIR_COUNTER_RESETS_SENT,
 	WEIR_COUNTER_MAX,
 };
 
 #ifndef __bpf__
-/* The name table: userspace prints these names, never the numbers. */
+/* The name tables: userspace prints these names, never the numbers. */
 static const char *const weir_counter_names[WEIR_COUNTER_MAX] = {
 	[WEIR_COUNTER_FROM_POD_PASSED] = "from_pod_passed",
 	[WEIR_COUNTER_TO_POD_PASSED] = "to_pod_passed",
@@ -64,6 +267,32 @@ static const char *const weir_counter_names[WEIR_COUNTER_MAX] = {
 	[WEIR_COUNTER_TO_POD_UNKNOWN_ENDPOINT] = "to_pod_unknown_endpoint",
 	[WEIR_COUNTER_NON_IPV4] = "non_ipv4",
 	[WEIR_COUNTER_TRUNCATED] = "truncated",
+	[WEIR_COUNTER_REDIRECTED] = "redirected_to_local_pod",
+	[WEIR_COUNTER_CT_NEW] = "ct_new",
+	[WEIR_COUNTER_CT_ESTABLISHED] = "ct_established",
+	[WEIR_COUNTER_CT_REPLY] = "ct_reply",
+	[WEIR_COUNTER_CT_RELATED] = "ct_related",
+	[WEIR_COUNTER_CT_REJUDGED] = "ct_rejudged",
+	[WEIR_COUNTER_DROPPED] = "dropped",
+	[WEIR_COUNTER_EVENTS_SUPPRESSED] = "events_suppressed",
+	[WEIR_COUNTER_EVENTS_LOST] = "events_lost",
+	[WEIR_COUNTER_RESETS_SENT] = "resets_sent",
+};
+
+static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {
+	[WEIR_DROP_NONE] = "none",
+	[WEIR_DROP_POLICY_DENIED_INGRESS] = "policy_denied_ingress",
+	[WEIR_DROP_POLICY_DENIED_EGRESS] = "policy_denied_egress",
+	[WEIR_DROP_POLICY_REVOKED] = "policy_revoked",
+	[WEIR_DROP_SPOOFED_SOURCE_IP] = "spoofed_source_ip",
+	[WEIR_DROP_SPOOFED_SOURCE_MAC] = "spoofed_source_mac",
+	[WEIR_DROP_UNSUPPORTED_L3] = "unsupported_l3",
+	[WEIR_DROP_UNSUPPORTED_L4] = "unsupported_l4",
+	[WEIR_DROP_MALFORMED] = "malformed",
+	[WEIR_DROP_CT_INVALID] = "ct_invalid",
+	[WEIR_DROP_FRAGMENT_WITHOUT_FIRST] = "fragment_without_first",
+	[WEIR_DROP_MAP_FULL] = "map_full",
+	[WEIR_DROP_UNKNOWN_ENDPOINT] = "unknown_endpoint",
 };
 #endif
 

@@ -1,6 +1,7 @@
 /* The programs on the host side of every pod's veth: from_pod on its TC ingress (what the pod
- * sends), to_pod on its TC egress (what the pod receives). Each reads top to bottom as
- * parse -> endpoint -> account -> deliver; policy and load balancing join in later steps. */
+ * sends), to_pod on its TC egress (what the pod receives from the host stack). Each reads top
+ * to bottom as parse -> endpoint (anti-spoofing) -> conntrack -> policy -> deliver, every step
+ * a call into its own header, and every drop naming its reason. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
@@ -10,48 +11,248 @@
 #include "lib/metrics.h"
 #include "lib/parse.h"
 #include "lib/endpoints.h"
+#include "lib/identity.h"
+#include "lib/policy.h"
+#include "lib/conntrack.h"
+#include "lib/fragments.h"
+#include "lib/events.h"
+#include "lib/drop.h"
+#include "lib/reset.h"
+#include "lib/deliver.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-static __always_inline int handle_pod_packet(struct __sk_buff *skb, int from_pod)
+#define CONTINUE (-1) /* enforcement passed: go on to delivery */
+
+struct judgment {
+	__u8 allowed;
+	__u8 reason;	/* why not */
+	__u8 direction; /* of the endpoint whose policy decided */
+	__u32 endpoint_id;
+	__u32 peer_identity;
+	__u32 rule_id;
+};
+
+/* Both policies of a connection: the source's egress (when the source is local) and the
+ * destination's ingress (when the destination is local). */
+static __always_inline struct judgment judge_connection(const struct weir_ct_key *key,
+							__u32 source_endpoint_id,
+							__u32 destination_endpoint_id)
 {
-	struct packet packet = {};
-	struct weir_endpoint *endpoint;
-	__u32 endpoint_address;
+	struct judgment judgment = { .allowed = 1 };
+	__u16 port = key->protocol == IPPROTO_ICMP ? 0 : key->destination_port;
+	struct policy_verdict verdict;
 
-	switch (parse_packet(skb, &packet)) {
-	case PARSE_IPV4:
-		break;
-	case PARSE_NOT_IPV4:
-		/* ARP must flow for the host to resolve the pod; IPv6 handling arrives with policy. */
+	if (source_endpoint_id) {
+		__u32 peer = identity_of(key->destination);
+		verdict = policy_judge(source_endpoint_id, WEIR_DIRECTION_EGRESS, peer,
+				       key->protocol, port);
+		judgment.rule_id = verdict.rule_id;
+		if (!verdict.allowed) {
+			judgment.allowed = 0;
+			judgment.reason = WEIR_DROP_POLICY_DENIED_EGRESS;
+			judgment.direction = WEIR_DIRECTION_EGRESS;
+			judgment.endpoint_id = source_endpoint_id;
+			judgment.peer_identity = peer;
+			return judgment;
+		}
+	}
+	if (destination_endpoint_id) {
+		__u32 peer = identity_of(key->source);
+		verdict = policy_judge(destination_endpoint_id, WEIR_DIRECTION_INGRESS, peer,
+				       key->protocol, port);
+		if (!verdict.allowed || verdict.rule_id)
+			judgment.rule_id = verdict.rule_id;
+		if (!verdict.allowed) {
+			judgment.allowed = 0;
+			judgment.reason = WEIR_DROP_POLICY_DENIED_INGRESS;
+			judgment.direction = WEIR_DIRECTION_INGRESS;
+			judgment.endpoint_id = destination_endpoint_id;
+			judgment.peer_identity = peer;
+		}
+	}
+	return judgment;
+}
+
+/* A connection the current policy no longer allows: forget it, count and report it as
+ * revoked, and for TCP hand the pod a RST instead of the packet. */
+static __always_inline int revoke_connection(struct __sk_buff *skb, struct packet *packet,
+					     const struct weir_ct_key *key,
+					     const struct judgment *judgment, int from_pod)
+{
+	bpf_map_delete_elem(&ct, key);
+	drop_packet(packet, judgment->endpoint_id, WEIR_DROP_POLICY_REVOKED, judgment->direction,
+		    judgment->peer_identity, judgment->rule_id);
+	if (packet->protocol != IPPROTO_TCP || (packet->tcp_flags & TCP_FLAG_RST) ||
+	    packet->is_later_fragment)
+		return TC_ACT_SHOT;
+	if (tcp_reset_rewrite(skb, from_pod) < 0)
+		return TC_ACT_SHOT;
+	/* from_pod runs on the veth's ingress: its peer is the pod itself. */
+	return from_pod ? bpf_redirect_peer(skb->ifindex, 0) : TC_ACT_OK;
+}
+
+static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet, int from_pod,
+				   __u32 source_endpoint_id, __u32 destination_endpoint_id)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 revision = policy_current_revision();
+	struct ct_lookup_result tracked = ct_lookup(packet, now);
+	struct judgment judgment;
+
+	if (tracked.status == CT_RELATED) {
+		metrics_count(WEIR_COUNTER_CT_RELATED);
+		return CONTINUE;
+	}
+	if (packet->protocol == IPPROTO_TCP && tcp_flags_invalid(packet->tcp_flags))
+		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
+				   WEIR_DROP_CT_INVALID,
+				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
+
+	if (tracked.status != CT_NEW && tracked.entry) {
+		struct weir_ct_entry *entry = tracked.entry;
+
+		if (entry->revision != revision) {
+			metrics_count(WEIR_COUNTER_CT_REJUDGED);
+			judgment = judge_connection(&tracked.key, entry->source_endpoint_id,
+						    entry->destination_endpoint_id);
+			if (!judgment.allowed)
+				return revoke_connection(skb, packet, &tracked.key, &judgment,
+							 from_pod);
+			entry->revision = revision;
+			entry->rule_id = judgment.rule_id;
+		}
+		ct_update(entry, packet, tracked.status == CT_REPLY, now);
+		metrics_count(tracked.status == CT_REPLY ? WEIR_COUNTER_CT_REPLY
+							 : WEIR_COUNTER_CT_ESTABLISHED);
+		return CONTINUE;
+	}
+
+	judgment = judge_connection(&tracked.key, source_endpoint_id, destination_endpoint_id);
+	if (!judgment.allowed)
+		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
+				   judgment.peer_identity, judgment.rule_id);
+	if (ct_create(&tracked.key, packet, revision, judgment.rule_id, source_endpoint_id,
+		      destination_endpoint_id, now) < 0)
+		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
+				   WEIR_DROP_MAP_FULL,
+				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
+	metrics_count(WEIR_COUNTER_CT_NEW);
+	event_emit(WEIR_EVENT_NEW_FLOW, 0, from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
+		   from_pod ? source_endpoint_id : destination_endpoint_id,
+		   identity_of(from_pod ? packet->destination : packet->source), judgment.rule_id,
+		   packet);
+	return CONTINUE;
+}
+
+/* Drops for packets that never reach conntrack: unsupported or malformed. */
+static __always_inline int drop_unparsed(struct packet *packet, enum parse_result parsed,
+					 __u8 direction)
+{
+	__u8 reason = parsed == PARSE_UNSUPPORTED_L3   ? WEIR_DROP_UNSUPPORTED_L3
+		      : parsed == PARSE_UNSUPPORTED_L4 ? WEIR_DROP_UNSUPPORTED_L4
+						       : WEIR_DROP_MALFORMED;
+
+	if (parsed == PARSE_UNSUPPORTED_L3)
 		metrics_count(WEIR_COUNTER_NON_IPV4);
-		return TC_ACT_OK;
-	default:
+	else if (parsed == PARSE_MALFORMED)
 		metrics_count(WEIR_COUNTER_TRUNCATED);
-		return TC_ACT_OK;
-	}
+	return drop_packet(packet, 0, reason, direction, 0, 0);
+}
 
-	endpoint_address = from_pod ? packet.ip4->saddr : packet.ip4->daddr;
-	endpoint = endpoint_lookup(endpoint_address, skb->ifindex);
-	if (!endpoint) {
-		metrics_count(from_pod ? WEIR_COUNTER_FROM_POD_UNKNOWN_ENDPOINT
-				       : WEIR_COUNTER_TO_POD_UNKNOWN_ENDPOINT);
-		return TC_ACT_OK;
-	}
+/* A pod may only speak ARP for its own address and MAC. */
+static __always_inline int arp_from_pod(struct __sk_buff *skb, struct packet *packet)
+{
+	struct weir_endpoint *source = endpoint_lookup(packet->arp_sender, skb->ifindex);
 
-	endpoint_account(endpoint, from_pod, skb->len);
-	metrics_count(from_pod ? WEIR_COUNTER_FROM_POD_PASSED : WEIR_COUNTER_TO_POD_PASSED);
+	metrics_count(WEIR_COUNTER_NON_IPV4);
+	if (!source)
+		return drop_packet(packet, 0, WEIR_DROP_SPOOFED_SOURCE_IP, WEIR_DIRECTION_EGRESS,
+				   0, 0);
+	if (!mac_equal(packet->arp_sender_mac, source->pod_mac) ||
+	    !mac_equal(packet->source_mac, source->pod_mac))
+		return drop_packet(packet, source->endpoint_id, WEIR_DROP_SPOOFED_SOURCE_MAC,
+				   WEIR_DIRECTION_EGRESS, 0, 0);
 	return TC_ACT_OK;
 }
 
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
-	return handle_pod_packet(skb, 1);
+	struct packet packet = {};
+	enum parse_result parsed = parse_packet(skb, &packet);
+	struct weir_endpoint *source, *destination;
+	__u32 destination_endpoint_id = 0;
+	int verdict;
+
+	if (parsed == PARSE_ARP)
+		return arp_from_pod(skb, &packet);
+	if (parsed != PARSE_IPV4)
+		return drop_unparsed(&packet, parsed, WEIR_DIRECTION_EGRESS);
+
+	source = endpoint_lookup(packet.source, skb->ifindex);
+	if (!source)
+		return drop_packet(&packet, 0, WEIR_DROP_SPOOFED_SOURCE_IP, WEIR_DIRECTION_EGRESS,
+				   0, 0);
+	if (!mac_equal(packet.source_mac, source->pod_mac))
+		return drop_packet(&packet, source->endpoint_id, WEIR_DROP_SPOOFED_SOURCE_MAC,
+				   WEIR_DIRECTION_EGRESS, 0, 0);
+	endpoint_account(source, 1, packet.length);
+
+	if (packet.is_later_fragment && fragment_borrow_ports(&packet) < 0)
+		return drop_packet(&packet, source->endpoint_id, WEIR_DROP_FRAGMENT_WITHOUT_FIRST,
+				   WEIR_DIRECTION_EGRESS, 0, 0);
+
+	destination = endpoint_by_address(packet.destination);
+	if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
+		destination_endpoint_id = destination->endpoint_id;
+	else
+		destination = 0;
+
+	verdict = enforce(skb, &packet, 1, source->endpoint_id, destination_endpoint_id);
+	if (verdict != CONTINUE)
+		return verdict;
+	if (packet.is_fragment && !packet.is_later_fragment)
+		fragment_remember_first(&packet);
+	metrics_count(WEIR_COUNTER_FROM_POD_PASSED);
+	if (destination)
+		return deliver_to_local_pod(skb, &packet, destination);
+	return TC_ACT_OK;
 }
 
 SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {
-	return handle_pod_packet(skb, 0);
+	struct packet packet = {};
+	enum parse_result parsed = parse_packet(skb, &packet);
+	struct weir_endpoint *destination;
+	int verdict;
+
+	if (parsed == PARSE_ARP) {
+		metrics_count(WEIR_COUNTER_NON_IPV4);
+		return TC_ACT_OK; /* the host resolving the pod */
+	}
+	if (parsed != PARSE_IPV4)
+		return drop_unparsed(&packet, parsed, WEIR_DIRECTION_INGRESS);
+
+	destination = endpoint_lookup(packet.destination, skb->ifindex);
+	if (!destination) {
+		metrics_count(WEIR_COUNTER_TO_POD_UNKNOWN_ENDPOINT);
+		return drop_packet(&packet, 0, WEIR_DROP_UNKNOWN_ENDPOINT, WEIR_DIRECTION_INGRESS,
+				   0, 0);
+	}
+	endpoint_account(destination, 0, packet.length);
+
+	if (packet.is_later_fragment && fragment_borrow_ports(&packet) < 0)
+		return drop_packet(&packet, destination->endpoint_id,
+				   WEIR_DROP_FRAGMENT_WITHOUT_FIRST, WEIR_DIRECTION_INGRESS, 0, 0);
+
+	/* From the host or another node: only the destination's ingress policy is ours. */
+	verdict = enforce(skb, &packet, 0, 0, destination->endpoint_id);
+	if (verdict != CONTINUE)
+		return verdict;
+	if (packet.is_fragment && !packet.is_later_fragment)
+		fragment_remember_first(&packet);
+	metrics_count(WEIR_COUNTER_TO_POD_PASSED);
+	return TC_ACT_OK;
 }

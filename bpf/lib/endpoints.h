@@ -4,12 +4,25 @@
 
 #include "maps.h"
 
+/* clang cannot lower memcmp for BPF; MACs compare as one 32-bit and one 16-bit word. */
+static __always_inline int mac_equal(const __u8 *left, const __u8 *right)
+{
+	return *(const __u32 *)left == *(const __u32 *)right &&
+	       *(const __u16 *)(left + 4) == *(const __u16 *)(right + 4);
+}
+
+static __always_inline struct weir_endpoint *endpoint_by_address(__u32 ipv4)
+{
+	struct weir_endpoint_key key = { .ipv4 = ipv4 };
+
+	return bpf_map_lookup_elem(&endpoints, &key);
+}
+
 /* The endpoint owning ipv4, but only when it sits behind this very interface: an address
  * seen on the wrong veth is not that endpoint. */
 static __always_inline struct weir_endpoint *endpoint_lookup(__u32 ipv4, __u32 ifindex)
 {
-	struct weir_endpoint_key key = { .ipv4 = ipv4 };
-	struct weir_endpoint *endpoint = bpf_map_lookup_elem(&endpoints, &key);
+	struct weir_endpoint *endpoint = endpoint_by_address(ipv4);
 
 	if (!endpoint || endpoint->host_ifindex != ifindex)
 		return 0;

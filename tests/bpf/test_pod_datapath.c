@@ -25,15 +25,15 @@ static struct datapath datapath;
 
 static int fresh_datapath(void)
 {
+	struct bpf_map *map;
+
 	if (skeleton)
 		pod_bpf__destroy(skeleton);
 	skeleton = pod_bpf__open();
 	if (!skeleton)
 		return -1;
 	/* Unpinned: the test's maps live and die with the test. */
-	bpf_map__set_pin_path(skeleton->maps.endpoints, NULL);
-	bpf_map__set_pin_path(skeleton->maps.endpoint_stats, NULL);
-	bpf_map__set_pin_path(skeleton->maps.metrics, NULL);
+	bpf_object__for_each_map(map, skeleton->obj) bpf_map__set_pin_path(map, NULL);
 	if (pod_bpf__load(skeleton) < 0)
 		return -1;
 	datapath.endpoints_fd = bpf_map__fd(skeleton->maps.endpoints);

@@ -1,0 +1,62 @@
+/* Flow events into the ring buffer, rate-limited per CPU so a flood cannot starve the reader.
+ * What the budget refuses is counted (events_suppressed), as is what the ring cannot take
+ * (events_lost): the counters stay exact even when events are not. */
+#ifndef WEIR_BPF_EVENTS_H
+#define WEIR_BPF_EVENTS_H
+
+#include "maps.h"
+#include "metrics.h"
+#include "parse.h"
+
+#define EVENT_WINDOW_NS 1000000000ULL
+
+static __always_inline int event_budget_take(void)
+{
+	__u32 zero = 0;
+	struct event_budget *budget = bpf_map_lookup_elem(&event_budgets, &zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!budget)
+		return 0;
+	if (now - budget->window_start_ns > EVENT_WINDOW_NS) {
+		budget->window_start_ns = now;
+		budget->spent = 0;
+	}
+	if (budget->spent >= WEIR_EVENTS_PER_SECOND_PER_CPU)
+		return 0;
+	budget->spent++;
+	return 1;
+}
+
+static __always_inline void event_emit(__u8 type, __u8 reason, __u8 direction, __u32 endpoint_id,
+				       __u32 peer_identity, __u32 rule_id,
+				       const struct packet *packet)
+{
+	struct weir_event *event;
+
+	if (!event_budget_take()) {
+		metrics_count(WEIR_COUNTER_EVENTS_SUPPRESSED);
+		return;
+	}
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		metrics_count(WEIR_COUNTER_EVENTS_LOST);
+		return;
+	}
+	event->timestamp_ns = bpf_ktime_get_ns();
+	event->type = type;
+	event->reason = reason;
+	event->direction = direction;
+	event->protocol = packet->protocol;
+	event->endpoint_id = endpoint_id;
+	event->peer_identity = peer_identity;
+	event->rule_id = rule_id;
+	event->source = packet->source;
+	event->destination = packet->destination;
+	event->source_port = packet->source_port;
+	event->destination_port = packet->destination_port;
+	event->length = packet->length;
+	bpf_ringbuf_submit(event, 0);
+}
+
+#endif

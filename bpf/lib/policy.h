@@ -1,0 +1,72 @@
+/* Policy decisions for one endpoint and direction. The lookup order is the ABI's (abi.h):
+ * peer-specific before wildcard peer, protocol-specific before any protocol, and within those
+ * the longest port prefix. A direction no policy selects allows everything; an isolated
+ * direction denies what no entry allows and names the isolating rule. */
+#ifndef WEIR_BPF_POLICY_H
+#define WEIR_BPF_POLICY_H
+
+#include "maps.h"
+
+struct policy_verdict {
+	__u8 allowed;
+	__u32 rule_id;
+};
+
+static __always_inline struct weir_policy_entry *policy_lookup(__u32 endpoint_id, __u8 direction,
+							       __u32 identity, __u8 protocol,
+							       __u16 port)
+{
+	struct weir_policy_key key = {
+		.prefix_length = WEIR_POLICY_PREFIX_FIXED + 16,
+		.endpoint_id = endpoint_id,
+		.identity = identity,
+		.direction = direction,
+		.protocol = protocol,
+		.port = port,
+	};
+
+	return bpf_map_lookup_elem(&policy, &key);
+}
+
+static __always_inline struct policy_verdict policy_judge(__u32 endpoint_id, __u8 direction,
+							  __u32 peer_identity, __u8 protocol,
+							  __u16 port)
+{
+	struct policy_verdict verdict = { .allowed = 1, .rule_id = 0 };
+	struct weir_endpoint_policy *mode = bpf_map_lookup_elem(&endpoint_policy, &endpoint_id);
+	struct weir_policy_entry *entry;
+	__u32 isolation_rule;
+
+	if (!mode)
+		return verdict;
+	isolation_rule = direction == WEIR_DIRECTION_INGRESS ? mode->ingress_isolation_rule
+							     : mode->egress_isolation_rule;
+	if (!isolation_rule)
+		return verdict;
+
+	entry = policy_lookup(endpoint_id, direction, peer_identity, protocol, port);
+	if (!entry)
+		entry = policy_lookup(endpoint_id, direction, WEIR_IDENTITY_ANY, protocol, port);
+	if (!entry)
+		entry = policy_lookup(endpoint_id, direction, peer_identity, 0, 0);
+	if (!entry)
+		entry = policy_lookup(endpoint_id, direction, WEIR_IDENTITY_ANY, 0, 0);
+	if (!entry) {
+		verdict.allowed = 0;
+		verdict.rule_id = isolation_rule;
+		return verdict;
+	}
+	verdict.allowed = entry->verdict == WEIR_VERDICT_ALLOW;
+	verdict.rule_id = entry->rule_id;
+	return verdict;
+}
+
+static __always_inline __u32 policy_current_revision(void)
+{
+	__u32 zero = 0;
+	__u32 *revision = bpf_map_lookup_elem(&policy_revision, &zero);
+
+	return revision ? *revision : 0;
+}
+
+#endif
