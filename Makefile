@@ -46,7 +46,7 @@ $(BUILD)/pod.skel.h: $(BUILD)/pod.bpf.o
 
 $(OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*.h tests/*/*.h) bpf/abi.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Icni -Iagent -Itests -c $< -o $@
+	$(CC) $(CFLAGS) -Icni -Iagent -Itests -Itests/bpf -c $< -o $@
 
 $(BUILD)/weir-cni: $(call obj,$(CNI_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -67,8 +67,23 @@ $(BUILD)/tests/bpf_tests: $(call obj,$(wildcard tests/bpf/*.c) tests/test_runner
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+BENCH_BINS  := $(BUILD)/bench/datapath_bench $(BUILD)/bench/tcp_rr
+TOOL_BINS   := $(BUILD)/tests/weir-maptool
+
+$(BUILD)/tests/weir-maptool: $(call obj,tests/tools/maptool.c $(COMMON_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench/datapath_bench: $(call obj,bench/datapath_bench.c tests/bpf/packet.c $(COMMON_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench/tcp_rr: $(call obj,bench/tcp_rr.c)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@
+
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BINS)
+	@$(MAKE) --no-print-directory all $(TEST_BINS) $(TOOL_BINS)
 	@./tests/run.sh
 
 demo: deps
@@ -76,8 +91,8 @@ demo: deps
 	@./demo/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@./bench/cni_latency.sh
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@./bench/run.sh
 
 lint:
 	clang-format --dry-run --Werror $(COMMON_SRC) $(CNI_SRC) $(AGENT_SRC) $(CTL_SRC) bpf/*.c bpf/*.h bpf/lib/*.h

@@ -215,8 +215,11 @@ int from_pod(struct __sk_buff *skb)
 	if (packet.is_fragment && !packet.is_later_fragment)
 		fragment_remember_first(&packet);
 	metrics_count(WEIR_COUNTER_FROM_POD_PASSED);
-	if (destination)
+	if (destination) {
+		/* Its to_pod program will not see the packet: count it for the destination here. */
+		endpoint_account(destination, 0, packet.length);
 		return deliver_to_local_pod(skb, &packet, destination);
+	}
 	return TC_ACT_OK;
 }
 

@@ -193,13 +193,14 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 {
 	int pod_netns_fd = -1, host_netns_fd = -1;
 	struct nl_sock *sock = NULL;
-	struct datapath datapath = { .endpoints_fd = -1, .endpoint_stats_fd = -1, .metrics_fd = -1 };
+	struct datapath datapath;
 	struct weir_endpoint endpoint;
 	struct link_info host_link;
 	bool veth_made = false, endpoint_written = false;
 	char errbuf[512];
 	int result = -1;
 
+	datapath_init(&datapath);
 	memset(record, 0, sizeof(*record));
 	snprintf(record->container_id, sizeof(record->container_id), "%s", env->container_id);
 	snprintf(record->ifname, sizeof(record->ifname), "%s", env->ifname);

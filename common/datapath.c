@@ -58,10 +58,34 @@ static int pin_open(const char *root, const char *name, char *errbuf, size_t err
 	return fd;
 }
 
-int datapath_open(struct datapath *datapath, const char *root, char *errbuf, size_t errlen)
+void datapath_init(struct datapath *datapath)
 {
 	memset(datapath, 0, sizeof(*datapath));
 	datapath->endpoints_fd = datapath->endpoint_stats_fd = datapath->metrics_fd = -1;
+	datapath->ipcache_fd = datapath->policy_fd = datapath->endpoint_policy_fd = -1;
+	datapath->policy_revision_fd = datapath->ct_fd = datapath->fragments_fd = -1;
+	datapath->drops_fd = -1;
+}
+
+int datapath_open(struct datapath *datapath, const char *root, char *errbuf, size_t errlen)
+{
+	struct {
+		const char *name;
+		int *fd;
+	} pins[] = {
+		{ WEIR_MAP_ENDPOINTS, &datapath->endpoints_fd },
+		{ WEIR_MAP_ENDPOINT_STATS, &datapath->endpoint_stats_fd },
+		{ WEIR_MAP_METRICS, &datapath->metrics_fd },
+		{ WEIR_MAP_IPCACHE, &datapath->ipcache_fd },
+		{ WEIR_MAP_POLICY, &datapath->policy_fd },
+		{ WEIR_MAP_ENDPOINT_POLICY, &datapath->endpoint_policy_fd },
+		{ WEIR_MAP_POLICY_REVISION, &datapath->policy_revision_fd },
+		{ WEIR_MAP_CT, &datapath->ct_fd },
+		{ WEIR_MAP_FRAGMENTS, &datapath->fragments_fd },
+		{ WEIR_MAP_DROPS, &datapath->drops_fd },
+	};
+
+	datapath_init(datapath);
 	if (strlen(root) >= sizeof(datapath->root)) {
 		snprintf(errbuf, errlen, "bpffs path too long: %s", root);
 		return -ENAMETOOLONG;
@@ -71,34 +95,30 @@ int datapath_open(struct datapath *datapath, const char *root, char *errbuf, siz
 		snprintf(errbuf, errlen, "%s is not a mounted bpffs: the datapath is not loaded", root);
 		return -ENOENT;
 	}
-	datapath->endpoints_fd = pin_open(root, WEIR_MAP_ENDPOINTS, errbuf, errlen);
-	if (datapath->endpoints_fd < 0)
-		goto fail;
-	datapath->endpoint_stats_fd = pin_open(root, WEIR_MAP_ENDPOINT_STATS, errbuf, errlen);
-	if (datapath->endpoint_stats_fd < 0)
-		goto fail;
-	datapath->metrics_fd = pin_open(root, WEIR_MAP_METRICS, errbuf, errlen);
-	if (datapath->metrics_fd < 0)
-		goto fail;
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		*pins[i].fd = pin_open(root, pins[i].name, errbuf, errlen);
+		if (*pins[i].fd < 0) {
+			int err = *pins[i].fd;
+			datapath_close(datapath);
+			return err;
+		}
+	}
 	return 0;
-fail: {
-	int err = datapath->endpoints_fd < 0		? datapath->endpoints_fd
-		  : datapath->endpoint_stats_fd < 0 ? datapath->endpoint_stats_fd
-						    : datapath->metrics_fd;
-	datapath_close(datapath);
-	return err;
-}
 }
 
 void datapath_close(struct datapath *datapath)
 {
-	if (datapath->endpoints_fd >= 0)
-		close(datapath->endpoints_fd);
-	if (datapath->endpoint_stats_fd >= 0)
-		close(datapath->endpoint_stats_fd);
-	if (datapath->metrics_fd >= 0)
-		close(datapath->metrics_fd);
-	datapath->endpoints_fd = datapath->endpoint_stats_fd = datapath->metrics_fd = -1;
+	int *fds[] = { &datapath->endpoints_fd,	      &datapath->endpoint_stats_fd,
+		       &datapath->metrics_fd,	      &datapath->ipcache_fd,
+		       &datapath->policy_fd,	      &datapath->endpoint_policy_fd,
+		       &datapath->policy_revision_fd, &datapath->ct_fd,
+		       &datapath->fragments_fd,	      &datapath->drops_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }
 
 int datapath_program_open(const char *root, const char *name, char *errbuf, size_t errlen)

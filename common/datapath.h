@@ -4,6 +4,7 @@
 #define WEIR_DATAPATH_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "abi.h"
@@ -13,7 +14,17 @@ struct datapath {
 	int endpoints_fd;
 	int endpoint_stats_fd;
 	int metrics_fd;
+	int ipcache_fd;
+	int policy_fd;
+	int endpoint_policy_fd;
+	int policy_revision_fd;
+	int ct_fd;
+	int fragments_fd;
+	int drops_fd;
 };
+
+/* A datapath with every fd closed (-1), for filling by hand (tests use skeleton maps). */
+void datapath_init(struct datapath *datapath);
 
 /* Makes sure path is a bpffs mount, creating and mounting it when it is not. */
 int bpffs_ensure_mounted(const char *path, char *errbuf, size_t errlen);
@@ -44,5 +55,53 @@ int datapath_endpoint_stats(struct datapath *datapath, uint32_t endpoint_id,
 			    struct weir_endpoint_stats *total);
 /* Sums one global counter over all CPUs. */
 int datapath_counter_read(struct datapath *datapath, enum weir_counter counter, uint64_t *total);
+
+/* ---- ipcache ---- */
+/* Maps prefix (host byte order) to identity. */
+int datapath_ipcache_upsert(struct datapath *datapath, uint32_t ipv4, unsigned prefix_length,
+			    uint32_t identity, char *errbuf, size_t errlen);
+int datapath_ipcache_delete(struct datapath *datapath, uint32_t ipv4, unsigned prefix_length);
+
+/* ---- policy ---- */
+#define WEIR_MAX_PORT_PREFIXES 32
+
+struct port_prefix {
+	uint16_t port;	 /* host byte order, low bits zero */
+	uint8_t length;	 /* bits of port that matter, 0-16 */
+};
+
+/* The fewest prefixes that cover first..last exactly (pure; first <= last). */
+int port_range_prefixes(uint16_t first, uint16_t last, struct port_prefix *prefixes);
+
+struct policy_rule {
+	uint32_t endpoint_id;
+	uint8_t direction; /* enum weir_direction */
+	uint32_t identity; /* WEIR_IDENTITY_ANY for any peer */
+	uint8_t protocol;  /* 0: any protocol (then any port) */
+	uint16_t first_port; /* 0 and 0: any port */
+	uint16_t last_port;
+	uint8_t verdict;   /* enum weir_policy_verdict */
+	uint32_t rule_id;
+};
+
+/* Writes (or deletes) the policy entries of one rule: one per port prefix. A rule whose port
+ * range is invalid, or that has ports without a protocol, is refused with errbuf saying why. */
+int datapath_policy_write(struct datapath *datapath, const struct policy_rule *rule, char *errbuf,
+			  size_t errlen);
+int datapath_policy_delete(struct datapath *datapath, const struct policy_rule *rule, char *errbuf,
+			   size_t errlen);
+/* Isolates (rule id != 0) or opens (0) an endpoint per direction. */
+int datapath_endpoint_policy_set(struct datapath *datapath, uint32_t endpoint_id,
+				 uint32_t ingress_isolation_rule, uint32_t egress_isolation_rule,
+				 char *errbuf, size_t errlen);
+/* Makes established connections be judged again; returns the new revision or -errno. */
+int64_t datapath_policy_revision_bump(struct datapath *datapath);
+
+/* ---- drops ---- */
+/* Sums one drop counter over all CPUs; zeros when it never fired. */
+int datapath_drop_read(struct datapath *datapath, uint32_t endpoint_id, uint8_t reason,
+		       uint8_t direction, uint64_t *packets, uint64_t *bytes);
+/* Counts ct entries. */
+int datapath_ct_count(struct datapath *datapath, uint32_t *count);
 
 #endif

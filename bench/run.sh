@@ -1,0 +1,7 @@
+#!/bin/bash
+# `make bench`: every benchmark, each comparing side by side within one run.
+set -e
+cd "$(dirname "$0")/.."
+./bench/cni_latency.sh
+./build/bench/datapath_bench
+./bench/pod_rr.sh

@@ -1,0 +1,21 @@
+/* BPF program tests: the real from_pod/to_pod programs on crafted packets through
+ * BPF_PROG_TEST_RUN, each case checking the verdict and the counters. */
+#include <bpf/libbpf.h>
+
+#include "fixture.h"
+#include "log.h"
+#include "suites.h"
+
+int main(int argc, char **argv)
+{
+	const char *filter = argc > 1 ? argv[1] : NULL;
+	int failed = 0;
+
+	log_setup("bpf-tests", stderr, LOG_LEVEL_ERROR);
+	libbpf_set_print(NULL);
+	failed += test_run_all("bpf_parse", parse_tests, parse_tests_count, filter);
+	failed += test_run_all("bpf_policy", policy_tests, policy_tests_count, filter);
+	failed += test_run_all("bpf_conntrack", conntrack_tests, conntrack_tests_count, filter);
+	fixture_teardown();
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,237 @@
+/* The BPF test fixture. Every test starts from a newly loaded object, so no state leaks from
+ * one case into the next. */
+#include "fixture.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "pod.skel.h"
+
+const uint8_t MAC_A[6] = { 0x02, 0xaa, 0, 0, 0, 0x02 };
+const uint8_t MAC_B[6] = { 0x02, 0xbb, 0, 0, 0, 0x03 };
+const uint8_t HOST_MAC_A[6] = { 0x02, 0xee, 0, 0, 0, 0x02 };
+const uint8_t HOST_MAC_B[6] = { 0x02, 0xee, 0, 0, 0, 0x03 };
+const uint8_t MAC_ROUTER[6] = { 0x02, 0xee, 0, 0, 0, 0x01 };
+
+struct datapath datapath;
+static struct pod_bpf *skeleton;
+static struct ring_buffer *event_reader;
+static struct weir_event collected[256];
+static size_t collected_count;
+
+static int add_endpoint(uint32_t address, uint32_t ifindex, uint32_t endpoint_id,
+			const uint8_t *mac, const uint8_t *host_mac)
+{
+	struct weir_endpoint endpoint = { .host_ifindex = ifindex, .endpoint_id = endpoint_id,
+					  .flags = WEIR_ENDPOINT_FLAG_LOCAL };
+	char errbuf[256];
+
+	memcpy(endpoint.pod_mac, mac, 6);
+	memcpy(endpoint.host_mac, host_mac, 6);
+	return datapath_endpoint_upsert(&datapath, address, &endpoint, errbuf, sizeof(errbuf));
+}
+
+static int on_event(void *context, void *data, size_t size)
+{
+	(void)context;
+	if (size >= sizeof(collected[0]) && collected_count < 256)
+		memcpy(&collected[collected_count++], data, sizeof(collected[0]));
+	return 0;
+}
+
+void fixture_teardown(void)
+{
+	ring_buffer__free(event_reader);
+	event_reader = NULL;
+	if (skeleton)
+		pod_bpf__destroy(skeleton);
+	skeleton = NULL;
+}
+
+int fixture_setup(void)
+{
+	struct bpf_map *map;
+	char errbuf[256];
+
+	fixture_teardown();
+	collected_count = 0;
+	skeleton = pod_bpf__open();
+	if (!skeleton)
+		return -1;
+	bpf_object__for_each_map(map, skeleton->obj) bpf_map__set_pin_path(map, NULL);
+	if (pod_bpf__load(skeleton) < 0)
+		return -1;
+	datapath_init(&datapath);
+	datapath.endpoints_fd = bpf_map__fd(skeleton->maps.endpoints);
+	datapath.endpoint_stats_fd = bpf_map__fd(skeleton->maps.endpoint_stats);
+	datapath.metrics_fd = bpf_map__fd(skeleton->maps.metrics);
+	datapath.ipcache_fd = bpf_map__fd(skeleton->maps.ipcache);
+	datapath.policy_fd = bpf_map__fd(skeleton->maps.policy);
+	datapath.endpoint_policy_fd = bpf_map__fd(skeleton->maps.endpoint_policy);
+	datapath.policy_revision_fd = bpf_map__fd(skeleton->maps.policy_revision);
+	datapath.ct_fd = bpf_map__fd(skeleton->maps.ct);
+	datapath.fragments_fd = bpf_map__fd(skeleton->maps.fragments);
+	datapath.drops_fd = bpf_map__fd(skeleton->maps.drops);
+	event_reader = ring_buffer__new(bpf_map__fd(skeleton->maps.events), on_event, NULL, NULL);
+	if (!event_reader)
+		return -1;
+	if (add_endpoint(POD_A, TEST_IFINDEX, ENDPOINT_A, MAC_A, HOST_MAC_A) < 0 ||
+	    add_endpoint(POD_B, TEST_IFINDEX, ENDPOINT_B, MAC_B, HOST_MAC_B) < 0 ||
+	    add_endpoint(POD_ELSEWHERE, 99, 9, MAC_B, HOST_MAC_B) < 0)
+		return -1;
+	if (datapath_ipcache_upsert(&datapath, POD_A, 32, IDENTITY_A, errbuf, sizeof(errbuf)) ||
+	    datapath_ipcache_upsert(&datapath, POD_B, 32, IDENTITY_B, errbuf, sizeof(errbuf)) ||
+	    datapath_ipcache_upsert(&datapath, REMOTE_POD, 32, IDENTITY_REMOTE, errbuf,
+				    sizeof(errbuf)) ||
+	    datapath_ipcache_upsert(&datapath, 0xc0a80000u, 16, IDENTITY_CIDR, errbuf,
+				    sizeof(errbuf)) ||
+	    datapath_ipcache_upsert(&datapath, NODE_HOST, 32, WEIR_IDENTITY_HOST, errbuf,
+				    sizeof(errbuf)))
+		return -1;
+	return 0;
+}
+
+struct run_result run_frame(enum program program, const uint8_t *frame, size_t length)
+{
+	struct run_result result;
+	struct __sk_buff context = { .ifindex = TEST_IFINDEX };
+	struct bpf_program *prog = program == FROM_POD ? skeleton->progs.from_pod
+						       : skeleton->progs.to_pod;
+	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame,
+			    .data_size_in = (__u32)length, .data_out = result.frame,
+			    .data_size_out = sizeof(result.frame), .ctx_in = &context,
+			    .ctx_size_in = sizeof(context), .repeat = 1);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &options);
+
+	result.verdict = err < 0 ? -1000 + err : (int)options.retval;
+	result.length = options.data_size_out;
+	return result;
+}
+
+struct run_result run_spec(enum program program, const struct packet_spec *spec)
+{
+	uint8_t frame[2048];
+	size_t length = packet_build(frame, sizeof(frame), spec);
+
+	return run_frame(program, frame, length);
+}
+
+uint64_t counter(enum weir_counter which)
+{
+	uint64_t total = 0;
+
+	datapath_counter_read(&datapath, which, &total);
+	return total;
+}
+
+uint64_t drops_of(uint32_t endpoint_id, enum weir_drop_reason reason, uint8_t direction)
+{
+	uint64_t packets = 0, bytes = 0;
+
+	datapath_drop_read(&datapath, endpoint_id, (uint8_t)reason, direction, &packets, &bytes);
+	return packets;
+}
+
+int isolate(uint32_t endpoint_id, uint32_t ingress_rule, uint32_t egress_rule)
+{
+	char errbuf[256];
+
+	return datapath_endpoint_policy_set(&datapath, endpoint_id, ingress_rule, egress_rule,
+					    errbuf, sizeof(errbuf));
+}
+
+static int write_rule(uint32_t endpoint_id, uint8_t direction, uint32_t identity, uint8_t protocol,
+		      uint16_t first_port, uint16_t last_port, uint32_t rule_id, uint8_t verdict)
+{
+	struct policy_rule rule = { endpoint_id, direction, identity, protocol, first_port,
+				    last_port,	 verdict,   rule_id };
+	char errbuf[256];
+	int err = datapath_policy_write(&datapath, &rule, errbuf, sizeof(errbuf));
+
+	if (err < 0)
+		fprintf(stderr, "    policy write: %s\n", errbuf);
+	return err;
+}
+
+int allow(uint32_t endpoint_id, uint8_t direction, uint32_t identity, uint8_t protocol,
+	  uint16_t first_port, uint16_t last_port, uint32_t rule_id)
+{
+	return write_rule(endpoint_id, direction, identity, protocol, first_port, last_port, rule_id,
+			  WEIR_VERDICT_ALLOW);
+}
+
+int deny(uint32_t endpoint_id, uint8_t direction, uint32_t identity, uint8_t protocol,
+	 uint16_t first_port, uint16_t last_port, uint32_t rule_id)
+{
+	return write_rule(endpoint_id, direction, identity, protocol, first_port, last_port, rule_id,
+			  WEIR_VERDICT_DENY);
+}
+
+int bump_revision(void)
+{
+	return datapath_policy_revision_bump(&datapath) > 0 ? 0 : -1;
+}
+
+int ct_entry_of(uint32_t source, uint32_t destination, uint16_t source_port,
+		uint16_t destination_port, uint8_t protocol, struct weir_ct_entry *entry)
+{
+	struct weir_ct_key key = { .source = htonl(source), .destination = htonl(destination),
+				   .source_port = htons(source_port),
+				   .destination_port = htons(destination_port),
+				   .protocol = protocol };
+
+	return bpf_map_lookup_elem(datapath.ct_fd, &key, entry) < 0 ? -errno : 0;
+}
+
+struct packet_spec tcp_from_a(uint32_t destination, uint16_t port, uint8_t flags)
+{
+	struct packet_spec spec = { .source_mac = MAC_A, .destination_mac = HOST_MAC_A,
+				    .source = POD_A, .destination = destination,
+				    .protocol = IPPROTO_TCP, .source_port = CLIENT_PORT,
+				    .destination_port = port, .tcp_flags = flags,
+				    .sequence = 1000, .acknowledgment = 5000 };
+	return spec;
+}
+
+struct packet_spec tcp_to_a(uint32_t source, uint16_t port, uint8_t flags)
+{
+	struct packet_spec spec = { .source_mac = HOST_MAC_A, .destination_mac = MAC_A,
+				    .source = source, .destination = POD_A,
+				    .protocol = IPPROTO_TCP, .source_port = CLIENT_PORT,
+				    .destination_port = port, .tcp_flags = flags,
+				    .sequence = 7000, .acknowledgment = 9000 };
+	return spec;
+}
+
+struct packet_spec udp_from_a(uint32_t destination, uint16_t port)
+{
+	struct packet_spec spec = tcp_from_a(destination, port, 0);
+	spec.protocol = IPPROTO_UDP;
+	spec.payload_length = 32;
+	return spec;
+}
+
+struct packet_spec udp_to_a(uint32_t source, uint16_t port)
+{
+	struct packet_spec spec = tcp_to_a(source, port, 0);
+	spec.protocol = IPPROTO_UDP;
+	spec.payload_length = 32;
+	return spec;
+}
+
+int event_find(uint8_t type, uint8_t reason, struct weir_event *event)
+{
+	ring_buffer__consume(event_reader);
+	for (size_t i = 0; i < collected_count; i++) {
+		if (collected[i].type == type && collected[i].reason == reason) {
+			*event = collected[i];
+			return 0;
+		}
+	}
+	return -1;
+}

@@ -1,0 +1,12 @@
+/* The suites of the BPF test binary. */
+#ifndef WEIR_TESTS_BPF_SUITES_H
+#define WEIR_TESTS_BPF_SUITES_H
+
+#include "test.h"
+
+extern const struct test_case parse_tests[], policy_tests[], conntrack_tests[];
+extern const size_t parse_tests_count, policy_tests_count, conntrack_tests_count;
+
+#define SETUP() ASSERT_EQ(fixture_setup(), 0, "load the datapath")
+
+#endif
