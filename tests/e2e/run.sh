@@ -9,7 +9,7 @@ filter=${1:-}
 for file in tests/e2e/test_*.sh; do
     tests=$(bash -c "source tests/e2e/lib.sh; source $file; declare -F" | awk '$3 ~ /^test_/ {print $3}')
     for name in $tests; do
-        if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then
+        if [ -n "$filter" ] && [[ "$(basename "$file" .sh):$name" != *"$filter"* ]]; then
             continue
         fi
         started=$(date +%s%N)
