@@ -16,6 +16,7 @@
 #include "control_socket.h"
 #include "datapath.h"
 #include "endpoint_record.h"
+#include "kernel_features.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics_server.h"
@@ -88,6 +89,10 @@ int main(int argc, char **argv)
 	signal_fd = signals_open();
 	if (signal_fd < 0) {
 		log_error("block signals: %s", strerror(-signal_fd));
+		return 1;
+	}
+	if (kernel_features_check(errbuf, sizeof(errbuf)) < 0) {
+		log_error("%s", errbuf);
 		return 1;
 	}
 	if (bpffs_ensure_mounted(options.bpffs, errbuf, sizeof(errbuf)) < 0) {

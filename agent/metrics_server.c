@@ -122,6 +122,52 @@ static void endpoint_series(const struct endpoint_record *record, void *opaque)
 		    record->pod_name, "to_pod", (unsigned long long)stats.to_pod_bytes);
 }
 
+struct drop_labels {
+	struct text_buffer *body;
+	struct endpoint_record *records;
+	size_t count;
+};
+
+static void remember_record(const struct endpoint_record *record, void *opaque)
+{
+	struct drop_labels *labels = opaque;
+	struct endpoint_record *grown =
+		realloc(labels->records, (labels->count + 1) * sizeof(*labels->records));
+
+	if (!grown)
+		return;
+	labels->records = grown;
+	labels->records[labels->count++] = *record;
+}
+
+static void drop_series(const struct weir_drop_key *key, uint64_t packets, uint64_t bytes,
+			void *opaque)
+{
+	struct drop_labels *labels = opaque;
+	const char *pod_namespace = "", *pod_name = "";
+	const char *reason = key->reason < WEIR_DROP_REASON_MAX
+				     ? weir_drop_reason_names[key->reason]
+				     : "unknown";
+	const char *direction = key->direction == WEIR_DIRECTION_INGRESS ? "ingress" : "egress";
+
+	for (size_t i = 0; i < labels->count; i++) {
+		if (key->endpoint_id && labels->records[i].endpoint_id == key->endpoint_id) {
+			pod_namespace = labels->records[i].pod_namespace;
+			pod_name = labels->records[i].pod_name;
+		}
+	}
+	text_append(labels->body,
+		    "weir_drops_total{endpoint_id=\"%u\",namespace=\"%s\",pod=\"%s\","
+		    "reason=\"%s\",direction=\"%s\"} %llu\n",
+		    key->endpoint_id, pod_namespace, pod_name, reason, direction,
+		    (unsigned long long)packets);
+	text_append(labels->body,
+		    "weir_drop_bytes_total{endpoint_id=\"%u\",namespace=\"%s\",pod=\"%s\","
+		    "reason=\"%s\",direction=\"%s\"} %llu\n",
+		    key->endpoint_id, pod_namespace, pod_name, reason, direction,
+		    (unsigned long long)bytes);
+}
+
 static void metrics_render(struct text_buffer *body, const char *bpffs, const char *state_dir)
 {
 	struct datapath datapath;
@@ -145,6 +191,14 @@ static void metrics_render(struct text_buffer *body, const char *bpffs, const ch
 			  "# TYPE weir_endpoint_bytes_total counter\n");
 	struct record_labels context = { body, &datapath };
 	endpoint_record_for_each(state_dir, endpoint_series, &context);
+	text_append(body, "# HELP weir_drops_total Dropped packets by pod, reason and direction.\n"
+			  "# TYPE weir_drops_total counter\n"
+			  "# HELP weir_drop_bytes_total Dropped bytes by pod, reason and direction.\n"
+			  "# TYPE weir_drop_bytes_total counter\n");
+	struct drop_labels labels = { body, NULL, 0 };
+	endpoint_record_for_each(state_dir, remember_record, &labels);
+	datapath_drop_for_each(&datapath, drop_series, &labels);
+	free(labels.records);
 	text_append(body, "weir_datapath_up 1\n");
 	datapath_close(&datapath);
 }

@@ -132,6 +132,12 @@ static int configure_pod_side(const struct cni_environment *env, int pod_netns_f
 		goto back;
 	}
 	memcpy(record->pod_mac, pod_link.mac, 6);
+	{
+		/* IPv4-only network: no IPv6 chatter for the datapath to drop. */
+		char path[128];
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", env->ifname);
+		sysctl_write(path, "1");
+	}
 	if (address_add(sock, pod_link.ifindex, address, 32, errbuf, sizeof(errbuf)) < 0 ||
 	    link_set_up(sock, "lo", errbuf, sizeof(errbuf)) < 0 ||
 	    link_set_up(sock, env->ifname, errbuf, sizeof(errbuf)) < 0 ||

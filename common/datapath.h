@@ -101,6 +101,11 @@ int64_t datapath_policy_revision_bump(struct datapath *datapath);
 /* Sums one drop counter over all CPUs; zeros when it never fired. */
 int datapath_drop_read(struct datapath *datapath, uint32_t endpoint_id, uint8_t reason,
 		       uint8_t direction, uint64_t *packets, uint64_t *bytes);
+/* Calls visit for every drop counter that fired. */
+int datapath_drop_for_each(struct datapath *datapath,
+			   void (*visit)(const struct weir_drop_key *key, uint64_t packets,
+					 uint64_t bytes, void *context),
+			   void *context);
 /* Counts ct entries. */
 int datapath_ct_count(struct datapath *datapath, uint32_t *count);
 

@@ -1,4 +1,4 @@
-/* Writing policy, ipcache and drop state. Port ranges become LPM prefixes here (a pure
+/* Writing policy and ipcache state. Port ranges become LPM prefixes here (a pure
  * computation, unit-tested); every write names the entry it failed on. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -193,30 +193,6 @@ int64_t datapath_policy_revision_bump(struct datapath *datapath)
 	if (bpf_map_update_elem(datapath->policy_revision_fd, &zero, &revision, BPF_ANY) < 0)
 		return -errno;
 	return revision;
-}
-
-int datapath_drop_read(struct datapath *datapath, uint32_t endpoint_id, uint8_t reason,
-		       uint8_t direction, uint64_t *packets, uint64_t *bytes)
-{
-	struct weir_drop_key key = { .endpoint_id = endpoint_id, .reason = reason,
-				     .direction = direction };
-	int cpus = libbpf_num_possible_cpus();
-	struct weir_drop_counter *per_cpu;
-
-	*packets = *bytes = 0;
-	if (cpus < 1)
-		cpus = 1;
-	per_cpu = calloc((size_t)cpus, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(datapath->drops_fd, &key, per_cpu) == 0) {
-		for (int cpu = 0; cpu < cpus; cpu++) {
-			*packets += per_cpu[cpu].packets;
-			*bytes += per_cpu[cpu].bytes;
-		}
-	}
-	free(per_cpu);
-	return 0;
 }
 
 int datapath_ct_count(struct datapath *datapath, uint32_t *count)

@@ -21,7 +21,8 @@ static void usage(FILE *stream)
 			"commands:\n"
 			"  status      the agent's readiness, node and pod CIDR\n"
 			"  endpoints   local pods with address, interface and traffic counters\n"
-			"  counters    datapath counters by outcome\n");
+			"  counters    datapath counters by outcome\n"
+			"  drops       dropped packets by pod, reason and direction\n");
 }
 
 static int command_status(const char *state_dir)
@@ -114,6 +115,59 @@ static int command_counters(const char *bpffs)
 	return 0;
 }
 
+struct pod_names {
+	struct endpoint_record *records;
+	size_t count;
+};
+
+static void remember_record(const struct endpoint_record *record, void *opaque)
+{
+	struct pod_names *names = opaque;
+	struct endpoint_record *grown =
+		realloc(names->records, (names->count + 1) * sizeof(*names->records));
+
+	if (!grown)
+		return;
+	names->records = grown;
+	names->records[names->count++] = *record;
+}
+
+static void print_drop(const struct weir_drop_key *key, uint64_t packets, uint64_t bytes,
+		       void *opaque)
+{
+	const struct pod_names *names = opaque;
+	char pod[300] = "-";
+
+	for (size_t i = 0; i < names->count; i++) {
+		if (key->endpoint_id && names->records[i].endpoint_id == key->endpoint_id)
+			snprintf(pod, sizeof(pod), "%s/%s", names->records[i].pod_namespace,
+				 names->records[i].pod_name);
+	}
+	printf("%-6u %-32s %-24s %-8s %12llu %14llu\n", key->endpoint_id, pod,
+	       key->reason < WEIR_DROP_REASON_MAX ? weir_drop_reason_names[key->reason] : "?",
+	       key->direction == WEIR_DIRECTION_INGRESS ? "ingress" : "egress",
+	       (unsigned long long)packets, (unsigned long long)bytes);
+}
+
+static int command_drops(const char *bpffs, const char *state_dir)
+{
+	struct pod_names names = { NULL, 0 };
+	struct datapath datapath;
+	char errbuf[256];
+
+	if (datapath_open(&datapath, bpffs, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(stderr, "weirctl: %s\n", errbuf);
+		return 1;
+	}
+	endpoint_record_for_each(state_dir, remember_record, &names);
+	printf("%-6s %-32s %-24s %-8s %12s %14s\n", "ID", "POD", "REASON", "DIR", "PACKETS",
+	       "BYTES");
+	datapath_drop_for_each(&datapath, print_drop, &names);
+	free(names.records);
+	datapath_close(&datapath);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -143,6 +197,8 @@ int main(int argc, char **argv)
 		return command_endpoints(bpffs, state_dir);
 	if (strcmp(argv[optind], "counters") == 0)
 		return command_counters(bpffs);
+	if (strcmp(argv[optind], "drops") == 0)
+		return command_drops(bpffs, state_dir);
 	fprintf(stderr, "weirctl: unknown command %s\n", argv[optind]);
 	usage(stderr);
 	return 2;
