@@ -9,7 +9,7 @@ CLANG       ?= clang
 BPFTOOL     ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH_INC    := /usr/include/$(shell $(CC) -dumpmachine)
 
-PKGS        := libnl-route-3.0 libcjson libbpf
+PKGS        := libnl-route-3.0 libcjson libbpf libcurl yaml-0.1
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -17,7 +17,7 @@ CFLAGS      ?= -O2 -g
 # Messages are truncated on purpose where buffers are fixed; the rest of -Wall stays fatal.
 CFLAGS      += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -Icommon -Ibpf -I$(BUILD) \
                -I/usr/include/libnl3 -I/usr/include/cjson $(PKG_CFLAGS)
-LDLIBS      += $(PKG_LIBS) -lnl-route-3 -lnl-3 -lcjson -lbpf -lelf -lz
+LDLIBS      += $(PKG_LIBS) -lnl-route-3 -lnl-3 -lcjson -lbpf -lelf -lz -lcurl -lyaml
 BPF_CFLAGS  := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf
 
 COMMON_SRC  := $(wildcard common/*.c)
@@ -58,8 +58,9 @@ $(BUILD)/weirctl: $(call obj,$(CTL_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 CNI_LIB_SRC := $(filter-out cni/main.c,$(CNI_SRC))
+AGENT_LIB_SRC := $(filter-out agent/main.c,$(AGENT_SRC))
 
-$(BUILD)/tests/unit_tests: $(call obj,$(wildcard tests/unit/*.c) tests/test_runner.c $(CNI_LIB_SRC) $(COMMON_SRC))
+$(BUILD)/tests/unit_tests: $(call obj,$(wildcard tests/unit/*.c) tests/test_runner.c $(CNI_LIB_SRC) $(AGENT_LIB_SRC) $(COMMON_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -91,7 +92,7 @@ demo: deps
 	@./demo/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(TOOL_BINS)
 	@./bench/run.sh
 
 lint:

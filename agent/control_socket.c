@@ -55,10 +55,21 @@ static void answer(int client, const char *request, const struct agent_status *s
 
 	if (strcmp(request, "status") == 0) {
 		cJSON_AddBoolToObject(reply, "ready", status->ready);
+		cJSON_AddBoolToObject(reply, "synced", status->synced);
 		cJSON_AddStringToObject(reply, "nodeName", status->node_name);
 		cJSON_AddStringToObject(reply, "podCIDR", status->pod_cidr);
 		cJSON_AddStringToObject(reply, "bpffs", status->bpffs);
+		cJSON_AddStringToObject(reply, "source", status->source);
+		cJSON_AddStringToObject(reply, "resourceVersion", status->resource_version);
 		cJSON_AddNumberToObject(reply, "startedAt", (double)status->started_at);
+		cJSON_AddNumberToObject(reply, "appliedChanges", (double)status->applied_changes);
+		cJSON_AddNumberToObject(reply, "endpoints", (double)status->endpoints);
+		cJSON_AddNumberToObject(reply, "isolatedEndpoints",
+					(double)status->isolated_endpoints);
+		cJSON_AddNumberToObject(reply, "identities", (double)status->identities);
+		cJSON_AddNumberToObject(reply, "ipcacheEntries", (double)status->ipcache_entries);
+		cJSON_AddNumberToObject(reply, "policyEntries", (double)status->policy_entries);
+		cJSON_AddNumberToObject(reply, "policyRevision", status->policy_revision);
 	} else {
 		cJSON_AddStringToObject(reply, "error", "unknown request");
 		cJSON_AddStringToObject(reply, "request", request);

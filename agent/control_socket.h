@@ -10,10 +10,16 @@
 
 struct agent_status {
 	bool ready;
+	bool synced;		/* the object source delivered a full view */
 	const char *node_name;
-	const char *pod_cidr;
+	const char *pod_cidr;	/* "" until known */
 	const char *bpffs;
+	const char *source;	/* "kubernetes" or "standalone" */
+	const char *resource_version; /* newest seen from the API, "" otherwise */
 	long started_at;
+	unsigned long applied_changes;
+	size_t endpoints, isolated_endpoints, identities, ipcache_entries, policy_entries;
+	unsigned policy_revision;
 };
 
 /* Listens on <state_dir>/weir.sock, replacing a stale socket file. Returns the fd or -errno. */

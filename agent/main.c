@@ -1,29 +1,64 @@
-/* weir-agent: one per node. Mounts the bpffs, loads and pins the datapath, publishes the node's
- * pod CIDR and the CNI config, then serves its control socket and metrics from one poll loop
- * until SIGTERM, after which every pin and attachment stays in place for the pods. */
+/* weir-agent: one per node. Checks the kernel, mounts the bpffs, loads and pins the datapath,
+ * then runs one event loop (curl_multi_poll over the API streams plus its own descriptors:
+ * signals, control socket, metrics, manifest and endpoint-record watches). Objects from the
+ * API or from standalone manifests go through the reconciler into the maps; the node state and
+ * the CNI config are published once the first full sync has been applied. On SIGTERM every pin
+ * and attachment stays in place for the pods. */
 #include <errno.h>
 #include <net/if.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "abi.h"
+#include "atomic_file.h"
 #include "control_socket.h"
 #include "datapath.h"
 #include "endpoint_record.h"
 #include "kernel_features.h"
+#include "kube_client.h"
+#include "kubeconfig.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics_server.h"
 #include "node_state.h"
+#include "object_store.h"
 #include "options.h"
 #include "pod.skel.h"
+#include "reconciler.h"
+#include "standalone.h"
 #include "tc.h"
+
+#define APPLY_RETRY_MS 1000
+
+struct agent {
+	struct agent_options options;
+	struct pod_bpf *skeleton;
+	struct object_store *store;
+	struct reconciler *reconciler;
+	struct kube_client *kube;
+	struct standalone_source *standalone;
+	int signal_fd, control_fd, metrics_fd, records_fd;
+	bool published;
+	uint64_t apply_retry_at_ms;
+	char pod_cidr[24];
+	long started_at;
+};
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
 
 struct reattach_context {
 	int from_pod_fd;
@@ -61,121 +96,309 @@ static int signals_open(void)
 	return signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* The CNI writes one record per pod; their changes are endpoint changes. */
+static int records_watch_open(const char *state_dir)
+{
+	char folder[600];
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	snprintf(folder, sizeof(folder), "%s/endpoints", state_dir);
+	if (fd < 0 || directory_create(folder, 0700) < 0 ||
+	    inotify_add_watch(fd, folder, IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_FROM) <
+		    0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int source_open(struct agent *agent, char *errbuf, size_t errlen)
+{
+	struct kube_client_config config;
+
+	if (agent->options.standalone_dir) {
+		agent->standalone = standalone_open(agent->options.standalone_dir, agent->store,
+						    agent->reconciler, errbuf, errlen);
+		if (!agent->standalone)
+			return -1;
+		return standalone_reload_if_due(agent->standalone, monotonic_ms(), true, errbuf,
+						errlen);
+	}
+	memset(&config, 0, sizeof(config));
+	if (agent->options.kubeconfig
+		    ? kubeconfig_load(agent->options.kubeconfig, &config, errbuf, errlen) < 0
+		    : kubeconfig_in_cluster(&config, errbuf, errlen) < 0)
+		return -1;
+	log_info("watching the API server at %s", config.server);
+	agent->kube = kube_client_new(&config, agent->store, agent->reconciler, errbuf, errlen);
+	return agent->kube ? 0 : -1;
+}
+
+static bool source_synced(const struct agent *agent)
+{
+	return agent->standalone ? standalone_synced(agent->standalone)
+				 : agent->kube && kube_client_synced(agent->kube);
+}
+
+/* The pod CIDR: --pod-cidr, else this node's Node object. */
+static bool pod_cidr_known(struct agent *agent)
+{
+	cJSON *node;
+	const char *text;
+	char errbuf[128], network[16];
+
+	if (agent->options.has_pod_cidr)
+		goto known;
+	node = object_store_get(agent->store, KIND_NODE, "", agent->options.node_name);
+	text = node ? object_string(node, "spec.podCIDR") : NULL;
+	if (!text)
+		return false;
+	if (ipv4_prefix_parse(text, &agent->options.pod_cidr, errbuf, sizeof(errbuf)) < 0 ||
+	    agent->options.pod_cidr.length > 30) {
+		log_error("Node %s has an unusable spec.podCIDR %s", agent->options.node_name, text);
+		return false;
+	}
+	agent->options.has_pod_cidr = true;
+known:
+	snprintf(agent->pod_cidr, sizeof(agent->pod_cidr), "%s/%u",
+		 ipv4_address_format(agent->options.pod_cidr.network, network),
+		 agent->options.pod_cidr.length);
+	return true;
+}
+
+static void publish_when_ready(struct agent *agent)
+{
+	char errbuf[512];
+	struct reconciler_stats stats;
+
+	reconciler_stats(agent->reconciler, &stats);
+	if (agent->published || !source_synced(agent) || stats.applied_changes == 0 ||
+	    !pod_cidr_known(agent))
+		return;
+	if (node_state_write(&agent->options, errbuf, sizeof(errbuf)) < 0 ||
+	    cni_conflist_write(&agent->options, errbuf, sizeof(errbuf)) < 0) {
+		log_error("%s", errbuf);
+		return;
+	}
+	agent->published = true;
+	log_info("ready: node %s, pod CIDR %s, CNI config in %s/%s", agent->options.node_name,
+		 agent->pod_cidr, agent->options.cni_conf_dir, WEIR_CNI_CONFLIST_NAME);
+}
+
+static void status_fill(const struct agent *agent, struct agent_status *status)
+{
+	struct reconciler_stats stats;
+
+	reconciler_stats(agent->reconciler, &stats);
+	memset(status, 0, sizeof(*status));
+	status->ready = agent->published;
+	status->synced = source_synced(agent);
+	status->node_name = agent->options.node_name;
+	status->pod_cidr = agent->pod_cidr;
+	status->bpffs = agent->options.bpffs;
+	status->source = agent->standalone ? "standalone" : "kubernetes";
+	status->resource_version = agent->kube ? kube_client_resource_version(agent->kube) : "";
+	status->started_at = agent->started_at;
+	status->applied_changes = stats.applied_changes;
+	status->endpoints = stats.endpoints;
+	status->isolated_endpoints = stats.isolated_endpoints;
+	status->identities = stats.identities;
+	status->ipcache_entries = stats.ipcache_entries;
+	status->policy_entries = stats.policy_entries;
+	status->policy_revision = stats.policy_revision;
+}
+
+static long next_timeout(const struct agent *agent, uint64_t now)
+{
+	long timeout = 1000;
+	long candidates[3] = {
+		agent->kube ? kube_client_timeout_ms(agent->kube, now) : -1,
+		agent->standalone ? standalone_timeout_ms(agent->standalone, now) : -1,
+		agent->apply_retry_at_ms ? (agent->apply_retry_at_ms > now
+						    ? (long)(agent->apply_retry_at_ms - now)
+						    : 0)
+					 : -1,
+	};
+
+	for (int i = 0; i < 3; i++) {
+		if (candidates[i] >= 0 && candidates[i] < timeout)
+			timeout = candidates[i];
+	}
+	return timeout;
+}
+
+static int run(struct agent *agent)
+{
+	CURLM *multi = agent->kube ? kube_client_multi(agent->kube) : curl_multi_init();
+	bool own_multi = !agent->kube;
+	char errbuf[512];
+
+	if (!multi) {
+		log_error("curl_multi_init failed");
+		return 1;
+	}
+	for (;;) {
+		struct curl_waitfd watched[5] = {
+			{ agent->signal_fd, CURL_WAIT_POLLIN, 0 },
+			{ agent->control_fd, CURL_WAIT_POLLIN, 0 },
+			{ agent->records_fd, CURL_WAIT_POLLIN, 0 },
+			{ agent->standalone ? standalone_fd(agent->standalone) : -1, CURL_WAIT_POLLIN,
+			  0 },
+			{ agent->metrics_fd, CURL_WAIT_POLLIN, 0 },
+		};
+		unsigned count = 0;
+		struct curl_waitfd active[5];
+		uint64_t now = monotonic_ms();
+
+		for (int i = 0; i < 5; i++) {
+			if (watched[i].fd >= 0)
+				active[count++] = watched[i];
+		}
+		curl_multi_poll(multi, active, count, (int)next_timeout(agent, now), NULL);
+		now = monotonic_ms();
+		for (unsigned i = 0; i < count; i++) {
+			if (!(active[i].revents & CURL_WAIT_POLLIN))
+				continue;
+			if (active[i].fd == agent->signal_fd) {
+				struct signalfd_siginfo info;
+				if (read(agent->signal_fd, &info, sizeof(info)) == sizeof(info) &&
+				    info.ssi_signo != SIGPIPE) {
+					log_info("signal %u: shutting down, datapath stays in place",
+						 info.ssi_signo);
+					if (own_multi)
+						curl_multi_cleanup(multi);
+					return 0;
+				}
+			} else if (active[i].fd == agent->records_fd) {
+				char buffer[4096] __attribute__((aligned(8)));
+				while (read(agent->records_fd, buffer, sizeof(buffer)) > 0)
+					;
+				reconciler_note_endpoints(agent->reconciler);
+			} else if (agent->standalone && active[i].fd == standalone_fd(agent->standalone)) {
+				standalone_handle_events(agent->standalone, now);
+			}
+		}
+		if (agent->kube)
+			kube_client_run(agent->kube, now);
+		if (agent->standalone &&
+		    standalone_reload_if_due(agent->standalone, now, false, errbuf, sizeof(errbuf)) < 0)
+			log_error("%s; keeping the previous state", errbuf);
+		if (source_synced(agent) && reconciler_pending(agent->reconciler) &&
+		    (!agent->apply_retry_at_ms || agent->apply_retry_at_ms <= now)) {
+			if (reconciler_apply(agent->reconciler, errbuf, sizeof(errbuf)) < 0) {
+				log_error("apply: %s; retrying", errbuf);
+				agent->apply_retry_at_ms = now + APPLY_RETRY_MS;
+			} else {
+				agent->apply_retry_at_ms = 0;
+			}
+		}
+		publish_when_ready(agent);
+		/* Served after the apply, so a status read after a change sees its effect. */
+		for (unsigned i = 0; i < count; i++) {
+			if (!(active[i].revents & CURL_WAIT_POLLIN))
+				continue;
+			if (active[i].fd == agent->control_fd) {
+				struct agent_status status;
+				status_fill(agent, &status);
+				control_socket_serve_one(agent->control_fd, &status);
+			} else if (active[i].fd == agent->metrics_fd) {
+				metrics_server_serve_one(agent->metrics_fd, agent->options.bpffs,
+							 agent->options.state_dir, agent->published);
+			}
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct agent_options options;
-	struct pod_bpf *skeleton;
-	struct agent_status status = { 0 };
-	char errbuf[512], network[16], pod_cidr[24];
-	int signal_fd, control_fd, metrics_fd = -1;
-	int parsed = agent_options_parse(argc, argv, &options);
+	struct agent agent = { .signal_fd = -1, .control_fd = -1, .metrics_fd = -1,
+			       .records_fd = -1 };
+	char errbuf[512];
+	int parsed = agent_options_parse(argc, argv, &agent.options), result = 1;
 
 	if (parsed != 0)
 		return parsed > 0 ? 0 : 2;
 	log_setup("weir-agent", stderr, LOG_LEVEL_INFO);
-	if (options.kubeconfig || options.standalone_dir) {
-		log_error("%s: Kubernetes object sources are not implemented in this build; run "
-			  "with --pod-cidr",
-			  options.kubeconfig ? "--kubeconfig" : "--standalone");
-		return 2;
-	}
-	if (!options.has_pod_cidr) {
-		log_error("no pod CIDR for node %s: pass --pod-cidr", options.node_name);
-		return 2;
-	}
-	snprintf(pod_cidr, sizeof(pod_cidr), "%s/%u",
-		 ipv4_address_format(options.pod_cidr.network, network), options.pod_cidr.length);
+	log_set_json(agent.options.log_json);
+	agent.started_at = (long)time(NULL);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	signal_fd = signals_open();
-	if (signal_fd < 0) {
-		log_error("block signals: %s", strerror(-signal_fd));
+	agent.signal_fd = signals_open();
+	if (agent.signal_fd < 0) {
+		log_error("block signals: %s", strerror(-agent.signal_fd));
 		return 1;
 	}
-	if (kernel_features_check(errbuf, sizeof(errbuf)) < 0) {
-		log_error("%s", errbuf);
-		return 1;
-	}
-	if (bpffs_ensure_mounted(options.bpffs, errbuf, sizeof(errbuf)) < 0) {
+	if (kernel_features_check(errbuf, sizeof(errbuf)) < 0 ||
+	    bpffs_ensure_mounted(agent.options.bpffs, errbuf, sizeof(errbuf)) < 0) {
 		log_error("%s", errbuf);
 		return 1;
 	}
-	skeleton = datapath_load(options.bpffs, errbuf, sizeof(errbuf));
-	if (!skeleton) {
+	agent.skeleton = datapath_load(agent.options.bpffs, errbuf, sizeof(errbuf));
+	if (!agent.skeleton) {
 		log_error("%s", errbuf);
 		return 1;
 	}
-	log_info("datapath loaded and pinned under %s (ABI %d)", options.bpffs, WEIR_ABI_VERSION);
-
-	struct reattach_context reattach = { bpf_program__fd(skeleton->progs.from_pod),
-					     bpf_program__fd(skeleton->progs.to_pod), 0 };
-	endpoint_record_for_each(options.state_dir, reattach_endpoint, &reattach);
-	if (reattach.count)
-		log_info("moved %d existing endpoints to the loaded programs", reattach.count);
-
-	if (node_state_write(&options, errbuf, sizeof(errbuf)) < 0) {
-		log_error("%s", errbuf);
-		goto fail;
+	log_info("datapath loaded and pinned under %s (ABI %d)", agent.options.bpffs,
+		 WEIR_ABI_VERSION);
+	{
+		struct reattach_context reattach = { bpf_program__fd(agent.skeleton->progs.from_pod),
+						     bpf_program__fd(agent.skeleton->progs.to_pod),
+						     0 };
+		endpoint_record_for_each(agent.options.state_dir, reattach_endpoint, &reattach);
+		if (reattach.count)
+			log_info("moved %d existing endpoints to the loaded programs", reattach.count);
 	}
-	control_fd = control_socket_listen(options.state_dir, errbuf, sizeof(errbuf));
-	if (control_fd < 0) {
-		log_error("%s", errbuf);
-		goto fail;
+	if (directory_create(agent.options.state_dir, 0700) < 0) {
+		log_error("create --state-dir %s: %s", agent.options.state_dir, strerror(errno));
+		goto out;
 	}
-	if (options.metrics_addr) {
-		metrics_fd = metrics_server_listen(options.metrics_addr, errbuf, sizeof(errbuf));
-		if (metrics_fd < 0) {
+	agent.store = object_store_new();
+	agent.reconciler = agent.store ? reconciler_new(agent.store, agent.options.node_name,
+							agent.options.state_dir, agent.options.bpffs,
+							errbuf, sizeof(errbuf))
+				       : NULL;
+	if (!agent.reconciler) {
+		log_error("%s", agent.store ? errbuf : "allocate the object store: out of memory");
+		goto out;
+	}
+	agent.records_fd = records_watch_open(agent.options.state_dir);
+	if (agent.records_fd < 0) {
+		log_error("watch endpoint records in %s/endpoints: %s", agent.options.state_dir,
+			  strerror(errno));
+		goto out;
+	}
+	if (source_open(&agent, errbuf, sizeof(errbuf)) < 0) {
+		log_error("%s", errbuf);
+		goto out;
+	}
+	agent.control_fd = control_socket_listen(agent.options.state_dir, errbuf, sizeof(errbuf));
+	if (agent.control_fd < 0) {
+		log_error("%s", errbuf);
+		goto out;
+	}
+	if (agent.options.metrics_addr) {
+		agent.metrics_fd =
+			metrics_server_listen(agent.options.metrics_addr, errbuf, sizeof(errbuf));
+		if (agent.metrics_fd < 0) {
 			log_error("%s", errbuf);
-			control_socket_close(control_fd, options.state_dir);
-			goto fail;
+			goto out;
 		}
 	}
-	/* The CNI config goes last: the runtime starts creating pods as soon as it appears. */
-	if (cni_conflist_write(&options, errbuf, sizeof(errbuf)) < 0) {
-		log_error("%s", errbuf);
-		control_socket_close(control_fd, options.state_dir);
-		goto fail;
-	}
-	status = (struct agent_status){ true, options.node_name, pod_cidr, options.bpffs,
-					(long)time(NULL) };
-	log_info("ready: node %s, pod CIDR %s, CNI config in %s/%s", options.node_name, pod_cidr,
-		 options.cni_conf_dir, WEIR_CNI_CONFLIST_NAME);
-
-	for (;;) {
-		struct pollfd watched[3] = {
-			{ .fd = signal_fd, .events = POLLIN },
-			{ .fd = control_fd, .events = POLLIN },
-			{ .fd = metrics_fd, .events = POLLIN },
-		};
-		int count = poll(watched, metrics_fd >= 0 ? 3 : 2, -1);
-
-		if (count < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("poll: %s", strerror(errno));
-			break;
-		}
-		if (watched[0].revents & POLLIN) {
-			struct signalfd_siginfo info;
-			if (read(signal_fd, &info, sizeof(info)) == sizeof(info) &&
-			    info.ssi_signo != SIGPIPE) {
-				log_info("signal %u: shutting down, datapath stays in place",
-					 info.ssi_signo);
-				break;
-			}
-		}
-		if (watched[1].revents & POLLIN)
-			control_socket_serve_one(control_fd, &status);
-		if (metrics_fd >= 0 && (watched[2].revents & POLLIN))
-			metrics_server_serve_one(metrics_fd, options.bpffs, options.state_dir,
-						 status.ready);
-	}
-	control_socket_close(control_fd, options.state_dir);
-	if (metrics_fd >= 0)
-		close(metrics_fd);
-	datapath_unload(skeleton);
-	close(signal_fd);
-	return 0;
-fail:
-	datapath_unload(skeleton);
-	return 1;
+	result = run(&agent);
+out:
+	if (agent.control_fd >= 0)
+		control_socket_close(agent.control_fd, agent.options.state_dir);
+	if (agent.metrics_fd >= 0)
+		close(agent.metrics_fd);
+	if (agent.records_fd >= 0)
+		close(agent.records_fd);
+	kube_client_free(agent.kube);
+	standalone_close(agent.standalone);
+	reconciler_free(agent.reconciler);
+	object_store_free(agent.store);
+	datapath_unload(agent.skeleton);
+	close(agent.signal_fd);
+	curl_global_cleanup();
+	return result;
 }

@@ -13,7 +13,7 @@ static void usage(FILE *stream)
 		"usage: weir-agent --node-name NAME [--kubeconfig FILE | --standalone DIR]\n"
 		"                  [--pod-cidr CIDR] [--bpffs DIR] [--state-dir DIR]\n"
 		"                  [--cni-conf-dir DIR] [--metrics-addr HOST:PORT]\n"
-		"                  [--flow-log FILE|-] [--mtu N]\n");
+		"                  [--flow-log FILE|-] [--mtu N] [--log-format json|text]\n");
 }
 
 int agent_options_parse(int argc, char **argv, struct agent_options *options)
@@ -29,6 +29,7 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		{ "metrics-addr", required_argument, 0, 'm' },
 		{ "flow-log", required_argument, 0, 'f' },
 		{ "mtu", required_argument, 0, 'u' },
+		{ "log-format", required_argument, 0, 'l' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -61,6 +62,15 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 			options->mtu = (int)mtu;
 			break;
 		}
+		case 'l':
+			if (strcmp(optarg, "json") == 0) {
+				options->log_json = true;
+			} else if (strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "weir-agent: --log-format %s: must be json or text\n",
+					optarg);
+				return -1;
+			}
+			break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return -1;
 		}

@@ -19,6 +19,7 @@ struct agent_options {
 	const char *metrics_addr;
 	const char *flow_log;
 	int mtu;
+	bool log_json; /* --log-format json */
 };
 
 /* Returns 0, 1 when --help was printed, or -1 after printing what is wrong. */

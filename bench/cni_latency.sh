@@ -95,9 +95,10 @@ for node in "$WEIR_NODE" "$PTP_NODE"; do
     ip -n "$node" link set lo up
 done
 
+mkdir -p "$WORK/manifests"
 nsenter --net="/var/run/netns/$WEIR_NODE" "$WEIR_AGENT" --node-name "$WEIR_NODE" \
     --pod-cidr "$WEIR_CIDR" --bpffs "$BPFFS" --state-dir "$STATE_DIR" \
-    --cni-conf-dir "$CNI_CONF_DIR" >"$WORK/agent.log" 2>&1 &
+    --cni-conf-dir "$CNI_CONF_DIR" --standalone "$WORK/manifests" >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 waited=0
 until [ -S "$STATE_DIR/weir.sock" ] && [ -f "$CNI_CONF_DIR/10-weir.conflist" ]; do

@@ -3,6 +3,8 @@
 #include "log.h"
 
 #include <stdarg.h>
+
+#include <cJSON.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,7 +15,13 @@ static struct {
 	const char *program;
 	FILE *stream;
 	enum log_level level;
-} log_state = { "weir", NULL, LOG_LEVEL_INFO };
+	int json;
+} log_state = { "weir", NULL, LOG_LEVEL_INFO, 0 };
+
+void log_set_json(int enabled)
+{
+	log_state.json = enabled;
+}
 
 int log_level_parse(const char *name, enum log_level *level)
 {
@@ -46,6 +54,28 @@ void log_message(enum log_level level, const char *format, ...)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &utc);
 	strftime(timestamp, sizeof(timestamp), "%Y-%m-%dT%H:%M:%S", &utc);
+	if (log_state.json) {
+		char message[2048], when[40];
+		cJSON *line = cJSON_CreateObject();
+		char *text;
+
+		va_start(args, format);
+		vsnprintf(message, sizeof(message), format, args);
+		va_end(args);
+		snprintf(when, sizeof(when), "%s.%03ldZ", timestamp, now.tv_nsec / 1000000);
+		cJSON_AddStringToObject(line, "time", when);
+		cJSON_AddStringToObject(line, "level", level_names[level]);
+		cJSON_AddStringToObject(line, "program", log_state.program);
+		cJSON_AddNumberToObject(line, "pid", (double)getpid());
+		cJSON_AddStringToObject(line, "msg", message);
+		text = cJSON_PrintUnformatted(line);
+		if (text)
+			fprintf(stream, "%s\n", text);
+		cJSON_free(text);
+		cJSON_Delete(line);
+		fflush(stream);
+		return;
+	}
 	fprintf(stream, "%s.%03ldZ %s[%d] %s: ", timestamp, now.tv_nsec / 1000000,
 		log_state.program, (int)getpid(), level_names[level]);
 	va_start(args, format);

@@ -100,8 +100,10 @@ mkdir -p "$WORK" "$STATE_DIR" "$CNI_CONF_DIR"
 
 step "starting node $NODE: weir-agent with pod CIDR $POD_CIDR"
 netns_add "$NODE"
+mkdir -p "$WORK/manifests"
 in_node "$WEIR_AGENT" --node-name "$NODE" --pod-cidr "$POD_CIDR" --bpffs "$BPFFS" \
-    --state-dir "$STATE_DIR" --cni-conf-dir "$CNI_CONF_DIR" >"$WORK/agent.log" 2>&1 &
+    --state-dir "$STATE_DIR" --cni-conf-dir "$CNI_CONF_DIR" --standalone "$WORK/manifests" \
+    >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 waited=0
 until [ -S "$STATE_DIR/weir.sock" ] && [ -f "$CNI_CONF_DIR/10-weir.conflist" ]; do

@@ -17,6 +17,7 @@ NODE_NETNS="$TEST_ID-node"
 BPFFS="$WORK/bpf"
 STATE_DIR="$WORK/state"
 CNI_CONF_DIR="$WORK/cni"
+MANIFESTS="$WORK/manifests"
 POD_CIDR="${POD_CIDR:-10.$((RANDOM % 200 + 20)).$((RANDOM % 250)).0/24}"
 AGENT_PID=""
 CREATED_NETNS=()
@@ -57,10 +58,13 @@ node_create() {
     in_node ip addr add 192.168.250.1/32 dev lo
 }
 
-agent_start() { # extra agent flags...
+agent_start() { # extra agent flags... (default source: the standalone folder $MANIFESTS)
+    local source=(--standalone "$MANIFESTS")
+    case " $* " in *" --kubeconfig "* | *" --standalone "*) source=() ;; esac
+    mkdir -p "$MANIFESTS"
     # nsenter directly, not through a shell function, so $! is the agent itself.
     nsenter --net="/var/run/netns/$NODE_NETNS" "$WEIR_AGENT" --node-name "$TEST_ID" --pod-cidr "$POD_CIDR" --bpffs "$BPFFS" \
-        --state-dir "$STATE_DIR" --cni-conf-dir "$CNI_CONF_DIR" "$@" \
+        --state-dir "$STATE_DIR" --cni-conf-dir "$CNI_CONF_DIR" "${source[@]}" "$@" \
         >>"$WORK/agent.log" 2>&1 &
     AGENT_PID=$!
     local waited=0

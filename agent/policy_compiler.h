@@ -1,0 +1,56 @@
+/* The NetworkPolicy compiler: Kubernetes objects in, flat datapath entries out. Pure: it reads
+ * the object store and id tables and writes nothing to the kernel, so it is unit-testable. */
+#ifndef WEIR_AGENT_POLICY_COMPILER_H
+#define WEIR_AGENT_POLICY_COMPILER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi.h"
+#include "id_table.h"
+#include "object_store.h"
+
+struct policy_map_entry {
+	struct weir_policy_key key;
+	struct weir_policy_entry value;
+};
+
+/* What one local endpoint should have in the maps. */
+struct compiled_endpoint {
+	uint32_t endpoint_id;
+	uint32_t ingress_isolation_rule; /* 0: not isolated */
+	uint32_t egress_isolation_rule;
+	struct policy_map_entry *entries; /* sorted by key, unique */
+	size_t count;
+	size_t capacity;
+};
+
+struct compiler_tables {
+	struct id_table *identities;	  /* label sets -> identities */
+	struct id_table *cidr_identities; /* CIDRs -> CIDR identities */
+	struct id_table *rules;		  /* "policy ns/name" and isolation sets -> rule ids */
+};
+
+/* The identity key of a pod: its namespace, the namespace's labels and its own labels,
+ * canonical (sorted), so equal sets share one identity. */
+char *pod_identity_key(struct object_store *store, const cJSON *pod);
+/* The pod's identity, allocating it in this pass; 0 when the table is full. */
+uint32_t pod_identity(struct object_store *store, struct id_table *identities, const cJSON *pod);
+
+/* The pod's IPv4 addresses from status.podIPs / status.podIP (host byte order). */
+size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity);
+
+/* Marks every ipBlock CIDR (and except) of every policy in the CIDR table, so the ipcache and
+ * all rules see the same set of known CIDRs. Returns a digest of the set (changes when it does). */
+uint64_t compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities);
+
+/* Compiles the endpoint of pod (NULL: unknown pod, nothing selects it). */
+int compile_endpoint(struct object_store *store, struct compiler_tables *tables,
+		     const char *node_name, uint32_t endpoint_id, const cJSON *pod,
+		     struct compiled_endpoint *out, char *errbuf, size_t errlen);
+void compiled_endpoint_reset(struct compiled_endpoint *compiled);
+/* Whether any policy selects the pod (an isolated pod is affected by every pod change). */
+bool compiled_endpoint_isolated(const struct compiled_endpoint *compiled);
+
+#endif

@@ -1,0 +1,776 @@
+/* One reconciliation pass:
+ *   1. local endpoints from the CNI's records;
+ *   2. identities of every pod (mark-and-sweep), desired ipcache of pods, nodes and CIDRs;
+ *   3. recompile the affected endpoints (dirty ones, every isolated one after a pod, namespace,
+ *      node or CIDR change, every one of a namespace whose policies changed);
+ *   4. write: ipcache additions, policy additions, isolation, policy removals, ipcache
+ *      removals, then bump the policy revision so established connections are judged again;
+ *   5. persist the id tables.
+ * What was written is remembered, so the next pass writes only differences; at start-up it is
+ * read back from the pinned maps, so a restarted agent changes nothing that is still right. */
+#include "reconciler.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "cidr.h"
+#include "datapath.h"
+#include "endpoint_record.h"
+#include "id_table.h"
+#include "log.h"
+#include "policy_compiler.h"
+
+struct ipcache_item {
+	uint32_t address; /* host byte order */
+	uint32_t length;
+	uint32_t identity;
+};
+
+struct ipcache_set {
+	struct ipcache_item *items;
+	size_t count, capacity;
+};
+
+struct local_endpoint {
+	uint32_t endpoint_id;
+	uint32_t address;
+	char pod_namespace[256];
+	char pod_name[256];
+};
+
+struct dirty_namespace {
+	struct dirty_namespace *next;
+	char name[256];
+};
+
+struct reconciler {
+	struct object_store *store;
+	char node_name[256];
+	char state_dir[512];
+	struct datapath datapath;
+	struct compiler_tables tables;
+	struct compiled_endpoint *written[WEIR_MAX_ENDPOINTS]; /* by endpoint id */
+	struct ipcache_set written_ipcache;
+	uint64_t cidr_digest;
+	bool all_dirty, isolated_dirty, endpoints_dirty;
+	bool dirty_endpoint[WEIR_MAX_ENDPOINTS];
+	struct dirty_namespace *dirty_namespaces;
+	unsigned long applied_changes;
+	uint32_t revision;
+};
+
+/* ---- ipcache sets ---------------------------------------------------------------------------- */
+
+static int ipcache_add(struct ipcache_set *set, uint32_t address, uint32_t length,
+		       uint32_t identity)
+{
+	if (set->count == set->capacity) {
+		size_t capacity = set->capacity ? set->capacity * 2 : 256;
+		struct ipcache_item *grown = realloc(set->items, capacity * sizeof(*grown));
+		if (!grown)
+			return -1;
+		set->items = grown;
+		set->capacity = capacity;
+	}
+	set->items[set->count++] = (struct ipcache_item){ address, length, identity };
+	return 0;
+}
+
+static int compare_ipcache(const void *left, const void *right)
+{
+	const struct ipcache_item *a = left, *b = right;
+
+	if (a->address != b->address)
+		return a->address < b->address ? -1 : 1;
+	if (a->length != b->length)
+		return a->length < b->length ? -1 : 1;
+	return 0;
+}
+
+struct tagged_item {
+	struct ipcache_item item;
+	size_t order;
+};
+
+static int compare_tagged(const void *left, const void *right)
+{
+	const struct tagged_item *a = left, *b = right;
+	int order = compare_ipcache(&a->item, &b->item);
+
+	if (order)
+		return order;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Sorts; of duplicate prefixes the first added wins (nodes and pods are added before CIDRs). */
+static void ipcache_normalize(struct ipcache_set *set)
+{
+	struct tagged_item *tagged = malloc((set->count + 1) * sizeof(*tagged));
+	size_t kept = 0;
+
+	if (!tagged)
+		return;
+	for (size_t i = 0; i < set->count; i++) {
+		tagged[i].item = set->items[i];
+		tagged[i].order = i;
+	}
+	qsort(tagged, set->count, sizeof(*tagged), compare_tagged);
+	for (size_t i = 0; i < set->count; i++) {
+		if (kept > 0 && compare_ipcache(&set->items[kept - 1], &tagged[i].item) == 0)
+			continue;
+		set->items[kept++] = tagged[i].item;
+	}
+	set->count = kept;
+	free(tagged);
+}
+
+/* ---- construction ------------------------------------------------------------------------ */
+
+static void table_path(const struct reconciler *reconciler, const char *name, char *path,
+		       size_t size)
+{
+	snprintf(path, size, "%s/%s", reconciler->state_dir, name);
+}
+
+static void written_endpoint_add(struct reconciler *reconciler, const struct weir_policy_key *key,
+				 const struct weir_policy_entry *value)
+{
+	uint32_t endpoint_id = key->endpoint_id;
+	struct compiled_endpoint *compiled;
+
+	if (endpoint_id >= WEIR_MAX_ENDPOINTS)
+		return;
+	compiled = reconciler->written[endpoint_id];
+	if (!compiled) {
+		compiled = calloc(1, sizeof(*compiled));
+		if (!compiled)
+			return;
+		compiled->endpoint_id = endpoint_id;
+		reconciler->written[endpoint_id] = compiled;
+	}
+	if (compiled->count == compiled->capacity) {
+		size_t capacity = compiled->capacity ? compiled->capacity * 2 : 32;
+		struct policy_map_entry *grown = realloc(compiled->entries, capacity * sizeof(*grown));
+		if (!grown)
+			return;
+		compiled->entries = grown;
+		compiled->capacity = capacity;
+	}
+	compiled->entries[compiled->count].key = *key;
+	compiled->entries[compiled->count].value = *value;
+	compiled->count++;
+}
+
+static int compare_map_entries(const void *left, const void *right)
+{
+	return memcmp(&((const struct policy_map_entry *)left)->key,
+		      &((const struct policy_map_entry *)right)->key,
+		      sizeof(struct weir_policy_key));
+}
+
+/* What the maps hold now: the starting point of the first diff. */
+static void written_state_load(struct reconciler *reconciler)
+{
+	struct weir_policy_key key, next;
+	struct weir_ipcache_key ip_key, ip_next;
+	uint32_t endpoint_id, endpoint_next;
+	void *previous = NULL;
+
+	while (bpf_map_get_next_key(reconciler->datapath.policy_fd, previous, &next) == 0) {
+		struct weir_policy_entry value;
+		if (bpf_map_lookup_elem(reconciler->datapath.policy_fd, &next, &value) == 0)
+			written_endpoint_add(reconciler, &next, &value);
+		key = next;
+		previous = &key;
+	}
+	for (size_t i = 0; i < WEIR_MAX_ENDPOINTS; i++) {
+		if (reconciler->written[i])
+			qsort(reconciler->written[i]->entries, reconciler->written[i]->count,
+			      sizeof(struct policy_map_entry), compare_map_entries);
+	}
+	previous = NULL;
+	while (bpf_map_get_next_key(reconciler->datapath.endpoint_policy_fd, previous,
+				    &endpoint_next) == 0) {
+		struct weir_endpoint_policy value;
+		if (endpoint_next < WEIR_MAX_ENDPOINTS &&
+		    bpf_map_lookup_elem(reconciler->datapath.endpoint_policy_fd, &endpoint_next,
+					&value) == 0) {
+			struct weir_policy_key none = { .endpoint_id = endpoint_next };
+			struct weir_policy_entry empty = { 0 };
+			if (!reconciler->written[endpoint_next]) {
+				written_endpoint_add(reconciler, &none, &empty);
+				reconciler->written[endpoint_next]->count = 0;
+			}
+			reconciler->written[endpoint_next]->ingress_isolation_rule =
+				value.ingress_isolation_rule;
+			reconciler->written[endpoint_next]->egress_isolation_rule =
+				value.egress_isolation_rule;
+		}
+		endpoint_id = endpoint_next;
+		previous = &endpoint_id;
+	}
+	previous = NULL;
+	while (bpf_map_get_next_key(reconciler->datapath.ipcache_fd, previous, &ip_next) == 0) {
+		struct weir_ipcache_entry value;
+		if (bpf_map_lookup_elem(reconciler->datapath.ipcache_fd, &ip_next, &value) == 0)
+			ipcache_add(&reconciler->written_ipcache, ntohl(ip_next.ipv4),
+				    ip_next.prefix_length, value.identity);
+		ip_key = ip_next;
+		previous = &ip_key;
+	}
+	ipcache_normalize(&reconciler->written_ipcache);
+	{
+		uint32_t zero = 0;
+		bpf_map_lookup_elem(reconciler->datapath.policy_revision_fd, &zero,
+				    &reconciler->revision);
+	}
+}
+
+struct reconciler *reconciler_new(struct object_store *store, const char *node_name,
+				  const char *state_dir, const char *bpffs, char *errbuf,
+				  size_t errlen)
+{
+	struct reconciler *reconciler = calloc(1, sizeof(*reconciler));
+	char path[600];
+
+	if (!reconciler) {
+		snprintf(errbuf, errlen, "allocate the reconciler: out of memory");
+		return NULL;
+	}
+	reconciler->store = store;
+	snprintf(reconciler->node_name, sizeof(reconciler->node_name), "%s", node_name);
+	snprintf(reconciler->state_dir, sizeof(reconciler->state_dir), "%s", state_dir);
+	reconciler->all_dirty = true;
+	reconciler->tables.identities =
+		id_table_new(WEIR_IDENTITY_FIRST_CLUSTER, WEIR_IDENTITY_FIRST_CIDR - 1);
+	reconciler->tables.cidr_identities = id_table_new(WEIR_IDENTITY_FIRST_CIDR, 0x01ffffff);
+	reconciler->tables.rules = id_table_new(1, 0x7fffffff);
+	if (!reconciler->tables.identities || !reconciler->tables.cidr_identities ||
+	    !reconciler->tables.rules) {
+		snprintf(errbuf, errlen, "allocate id tables: out of memory");
+		reconciler_free(reconciler);
+		return NULL;
+	}
+	table_path(reconciler, "identities.json", path, sizeof(path));
+	if (id_table_load(reconciler->tables.identities, path, errbuf, errlen) < 0)
+		goto fail;
+	table_path(reconciler, "cidr-identities.json", path, sizeof(path));
+	if (id_table_load(reconciler->tables.cidr_identities, path, errbuf, errlen) < 0)
+		goto fail;
+	table_path(reconciler, "rules.json", path, sizeof(path));
+	if (id_table_load(reconciler->tables.rules, path, errbuf, errlen) < 0)
+		goto fail;
+	if (datapath_open(&reconciler->datapath, bpffs, errbuf, errlen) < 0)
+		goto fail;
+	written_state_load(reconciler);
+	return reconciler;
+fail:
+	reconciler_free(reconciler);
+	return NULL;
+}
+
+void reconciler_free(struct reconciler *reconciler)
+{
+	if (!reconciler)
+		return;
+	datapath_close(&reconciler->datapath);
+	id_table_free(reconciler->tables.identities);
+	id_table_free(reconciler->tables.cidr_identities);
+	id_table_free(reconciler->tables.rules);
+	for (size_t i = 0; i < WEIR_MAX_ENDPOINTS; i++) {
+		if (reconciler->written[i]) {
+			compiled_endpoint_reset(reconciler->written[i]);
+			free(reconciler->written[i]);
+		}
+	}
+	free(reconciler->written_ipcache.items);
+	while (reconciler->dirty_namespaces) {
+		struct dirty_namespace *next = reconciler->dirty_namespaces->next;
+		free(reconciler->dirty_namespaces);
+		reconciler->dirty_namespaces = next;
+	}
+	free(reconciler);
+}
+
+/* ---- change notes ---------------------------------------------------------------------------- */
+
+static void namespace_dirty(struct reconciler *reconciler, const char *name)
+{
+	struct dirty_namespace *entry;
+
+	for (entry = reconciler->dirty_namespaces; entry; entry = entry->next) {
+		if (strcmp(entry->name, name) == 0)
+			return;
+	}
+	entry = calloc(1, sizeof(*entry));
+	if (!entry) {
+		reconciler->all_dirty = true;
+		return;
+	}
+	snprintf(entry->name, sizeof(entry->name), "%s", name);
+	entry->next = reconciler->dirty_namespaces;
+	reconciler->dirty_namespaces = entry;
+}
+
+void reconciler_note(struct reconciler *reconciler, enum kube_kind kind, const cJSON *object)
+{
+	switch (kind) {
+	case KIND_NETWORKPOLICY:
+		namespace_dirty(reconciler, object_namespace(object));
+		break;
+	case KIND_POD: {
+		const char *node = object_string(object, "spec.nodeName");
+		/* A peer of anyone isolated; and the endpoint itself when it is ours. */
+		reconciler->isolated_dirty = true;
+		if (node && strcmp(node, reconciler->node_name) == 0)
+			reconciler->endpoints_dirty = true;
+		break;
+	}
+	case KIND_NAMESPACE:
+		reconciler->isolated_dirty = true;
+		namespace_dirty(reconciler, object_name(object) ? object_name(object) : "");
+		break;
+	case KIND_NODE:
+		reconciler->isolated_dirty = true;
+		break;
+	default:
+		break; /* Services and EndpointSlices: the service compiler's */
+	}
+}
+
+void reconciler_note_endpoints(struct reconciler *reconciler)
+{
+	reconciler->endpoints_dirty = true;
+}
+
+bool reconciler_pending(const struct reconciler *reconciler)
+{
+	return reconciler->all_dirty || reconciler->isolated_dirty || reconciler->endpoints_dirty ||
+	       reconciler->dirty_namespaces;
+}
+
+/* ---- a pass -------------------------------------------------------------------------------- */
+
+struct endpoint_list {
+	struct local_endpoint *items;
+	size_t count, capacity;
+};
+
+static void collect_endpoint(const struct endpoint_record *record, void *opaque)
+{
+	struct endpoint_list *list = opaque;
+
+	if (record->endpoint_id >= WEIR_MAX_ENDPOINTS)
+		return;
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity ? list->capacity * 2 : 64;
+		struct local_endpoint *grown = realloc(list->items, capacity * sizeof(*grown));
+		if (!grown)
+			return;
+		list->items = grown;
+		list->capacity = capacity;
+	}
+	struct local_endpoint *endpoint = &list->items[list->count++];
+	endpoint->endpoint_id = record->endpoint_id;
+	endpoint->address = record->address;
+	snprintf(endpoint->pod_namespace, sizeof(endpoint->pod_namespace), "%s",
+		 record->pod_namespace);
+	snprintf(endpoint->pod_name, sizeof(endpoint->pod_name), "%s", record->pod_name);
+}
+
+struct ipcache_build {
+	struct reconciler *reconciler;
+	struct ipcache_set *desired;
+	bool failed;
+};
+
+static void pod_into_ipcache(cJSON *pod, void *opaque)
+{
+	struct ipcache_build *build = opaque;
+	uint32_t addresses[4];
+	size_t count = pod_addresses(pod, addresses, 4);
+	uint32_t identity;
+	const char *phase = object_string(pod, "status.phase");
+
+	/* A finished pod's address may already be someone else's. */
+	if (count == 0 || (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)))
+		return;
+	identity = pod_identity(build->reconciler->store, build->reconciler->tables.identities, pod);
+	for (size_t i = 0; i < count && identity; i++) {
+		if (ipcache_add(build->desired, addresses[i], 32, identity) < 0)
+			build->failed = true;
+	}
+}
+
+static void node_into_ipcache(cJSON *node, void *opaque)
+{
+	struct ipcache_build *build = opaque;
+	const char *name = object_name(node);
+	uint32_t identity = name && strcmp(name, build->reconciler->node_name) == 0
+				    ? WEIR_IDENTITY_HOST
+				    : WEIR_IDENTITY_REMOTE_NODE;
+	const cJSON *address;
+
+	cJSON_ArrayForEach(address, object_child(node, "status.addresses"))
+	{
+		const char *text = object_string(address, "address");
+		uint32_t value;
+		if (text && ipv4_address_parse(text, &value) == 0 &&
+		    ipcache_add(build->desired, value, 32, identity) < 0)
+			build->failed = true;
+	}
+}
+
+static void cidr_into_ipcache(const char *key, uint32_t id, void *opaque)
+{
+	struct ipcache_build *build = opaque;
+	struct ipv4_prefix prefix;
+	char errbuf[64];
+
+	if (ipv4_prefix_parse(key, &prefix, errbuf, sizeof(errbuf)) == 0 &&
+	    ipcache_add(build->desired, prefix.network, prefix.length, id) < 0)
+		build->failed = true;
+}
+
+static bool namespace_is_dirty(const struct reconciler *reconciler, const char *name)
+{
+	for (const struct dirty_namespace *entry = reconciler->dirty_namespaces; entry;
+	     entry = entry->next) {
+		if (strcmp(entry->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void keep_ids_of(struct reconciler *reconciler, const struct compiled_endpoint *compiled)
+{
+	id_table_keep(reconciler->tables.rules, compiled->ingress_isolation_rule);
+	id_table_keep(reconciler->tables.rules, compiled->egress_isolation_rule);
+	for (size_t i = 0; i < compiled->count; i++) {
+		uint32_t identity = compiled->entries[i].key.identity;
+		id_table_keep(reconciler->tables.rules, compiled->entries[i].value.rule_id);
+		if (identity >= WEIR_IDENTITY_FIRST_CIDR)
+			id_table_keep(reconciler->tables.cidr_identities, identity);
+		else if (identity >= WEIR_IDENTITY_FIRST_CLUSTER)
+			id_table_keep(reconciler->tables.identities, identity);
+	}
+}
+
+struct write_counts {
+	size_t policy_added, policy_removed, ipcache_added, ipcache_removed, isolation_changed;
+	size_t endpoints_compiled;
+};
+
+/* Writes the entries of next that old lacks or holds differently. */
+static int policy_write_additions(struct reconciler *reconciler,
+				  const struct compiled_endpoint *old,
+				  const struct compiled_endpoint *next, struct write_counts *counts,
+				  char *errbuf, size_t errlen)
+{
+	size_t o = 0;
+
+	for (size_t n = 0; n < next->count; n++) {
+		const struct policy_map_entry *entry = &next->entries[n];
+		while (old && o < old->count && compare_map_entries(&old->entries[o], entry) < 0)
+			o++;
+		if (old && o < old->count && compare_map_entries(&old->entries[o], entry) == 0 &&
+		    memcmp(&old->entries[o].value, &entry->value, sizeof(entry->value)) == 0)
+			continue;
+		if (bpf_map_update_elem(reconciler->datapath.policy_fd, &entry->key, &entry->value,
+					BPF_ANY) < 0) {
+			snprintf(errbuf, errlen, "write policy entry for endpoint %u (rule %u): %s",
+				 next->endpoint_id, entry->value.rule_id, strerror(errno));
+			return -1;
+		}
+		counts->policy_added++;
+	}
+	return 0;
+}
+
+static int policy_write_removals(struct reconciler *reconciler,
+				 const struct compiled_endpoint *old,
+				 const struct compiled_endpoint *next, struct write_counts *counts,
+				 char *errbuf, size_t errlen)
+{
+	size_t n = 0;
+
+	if (!old)
+		return 0;
+	for (size_t o = 0; o < old->count; o++) {
+		const struct policy_map_entry *entry = &old->entries[o];
+		while (next && n < next->count && compare_map_entries(&next->entries[n], entry) < 0)
+			n++;
+		if (next && n < next->count && compare_map_entries(&next->entries[n], entry) == 0)
+			continue;
+		if (bpf_map_delete_elem(reconciler->datapath.policy_fd, &entry->key) < 0 &&
+		    errno != ENOENT) {
+			snprintf(errbuf, errlen, "remove policy entry of endpoint %u: %s",
+				 old->endpoint_id, strerror(errno));
+			return -1;
+		}
+		counts->policy_removed++;
+	}
+	return 0;
+}
+
+static int isolation_write(struct reconciler *reconciler, const struct compiled_endpoint *old,
+			   const struct compiled_endpoint *next, uint32_t endpoint_id,
+			   struct write_counts *counts, char *errbuf, size_t errlen)
+{
+	uint32_t old_ingress = old ? old->ingress_isolation_rule : 0;
+	uint32_t old_egress = old ? old->egress_isolation_rule : 0;
+	uint32_t new_ingress = next ? next->ingress_isolation_rule : 0;
+	uint32_t new_egress = next ? next->egress_isolation_rule : 0;
+
+	if (old_ingress == new_ingress && old_egress == new_egress)
+		return 0;
+	counts->isolation_changed++;
+	return datapath_endpoint_policy_set(&reconciler->datapath, endpoint_id, new_ingress,
+					    new_egress, errbuf, errlen);
+}
+
+static int ipcache_write(struct reconciler *reconciler, const struct ipcache_set *desired,
+			 bool additions, struct write_counts *counts, char *errbuf, size_t errlen)
+{
+	const struct ipcache_set *old = &reconciler->written_ipcache;
+	size_t o = 0, d = 0;
+
+	while (o < old->count || d < desired->count) {
+		int order = o >= old->count	   ? 1
+			    : d >= desired->count ? -1
+						  : compare_ipcache(&old->items[o], &desired->items[d]);
+		if (order == 0) {
+			if (additions && old->items[o].identity != desired->items[d].identity) {
+				if (datapath_ipcache_upsert(&reconciler->datapath,
+							    desired->items[d].address,
+							    desired->items[d].length,
+							    desired->items[d].identity, errbuf,
+							    errlen) < 0)
+					return -1;
+				counts->ipcache_added++;
+			}
+			o++, d++;
+		} else if (order > 0) {
+			if (additions) {
+				if (datapath_ipcache_upsert(&reconciler->datapath,
+							    desired->items[d].address,
+							    desired->items[d].length,
+							    desired->items[d].identity, errbuf,
+							    errlen) < 0)
+					return -1;
+				counts->ipcache_added++;
+			}
+			d++;
+		} else {
+			if (!additions) {
+				datapath_ipcache_delete(&reconciler->datapath, old->items[o].address,
+							old->items[o].length);
+				counts->ipcache_removed++;
+			}
+			o++;
+		}
+	}
+	return 0;
+}
+
+static void tables_save(struct reconciler *reconciler)
+{
+	char path[600], errbuf[256];
+
+	table_path(reconciler, "identities.json", path, sizeof(path));
+	if (id_table_save(reconciler->tables.identities, path, errbuf, sizeof(errbuf)) < 0)
+		log_warn("%s", errbuf);
+	table_path(reconciler, "cidr-identities.json", path, sizeof(path));
+	if (id_table_save(reconciler->tables.cidr_identities, path, errbuf, sizeof(errbuf)) < 0)
+		log_warn("%s", errbuf);
+	table_path(reconciler, "rules.json", path, sizeof(path));
+	if (id_table_save(reconciler->tables.rules, path, errbuf, sizeof(errbuf)) < 0)
+		log_warn("%s", errbuf);
+}
+
+int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
+{
+	struct endpoint_list endpoints = { 0 };
+	struct ipcache_set desired = { 0 };
+	struct ipcache_build build = { reconciler, &desired, false };
+	struct compiled_endpoint **next = NULL;
+	bool *present = NULL;
+	struct write_counts counts = { 0 };
+	uint64_t cidr_digest;
+	int result = -1;
+
+	endpoint_record_for_each(reconciler->state_dir, collect_endpoint, &endpoints);
+
+	id_table_begin_pass(reconciler->tables.identities);
+	id_table_begin_pass(reconciler->tables.cidr_identities);
+	id_table_begin_pass(reconciler->tables.rules);
+
+	object_store_for_each(reconciler->store, KIND_NODE, node_into_ipcache, &build);
+	object_store_for_each(reconciler->store, KIND_POD, pod_into_ipcache, &build);
+	for (size_t i = 0; i < endpoints.count; i++) {
+		/* A local pod whose status has no address yet is known by its CNI record. */
+		cJSON *pod = object_store_get(reconciler->store, KIND_POD,
+					      endpoints.items[i].pod_namespace,
+					      endpoints.items[i].pod_name);
+		uint32_t identity = pod ? pod_identity(reconciler->store,
+						       reconciler->tables.identities, pod)
+					: 0;
+		if (identity && ipcache_add(&desired, endpoints.items[i].address, 32, identity) < 0)
+			build.failed = true;
+	}
+	cidr_digest = compiler_mark_cidrs(reconciler->store, reconciler->tables.cidr_identities);
+	if (cidr_digest != reconciler->cidr_digest)
+		reconciler->isolated_dirty = true;
+	id_table_for_each(reconciler->tables.cidr_identities, cidr_into_ipcache, &build);
+	if (build.failed) {
+		snprintf(errbuf, errlen, "build the ipcache: out of memory");
+		goto out;
+	}
+	ipcache_normalize(&desired);
+
+	next = calloc(WEIR_MAX_ENDPOINTS, sizeof(*next));
+	present = calloc(WEIR_MAX_ENDPOINTS, sizeof(*present));
+	if (!next || !present) {
+		snprintf(errbuf, errlen, "compile: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < endpoints.count; i++) {
+		const struct local_endpoint *endpoint = &endpoints.items[i];
+		const struct compiled_endpoint *old = reconciler->written[endpoint->endpoint_id];
+		cJSON *pod = object_store_get(reconciler->store, KIND_POD, endpoint->pod_namespace,
+					      endpoint->pod_name);
+		bool recompile = reconciler->all_dirty || reconciler->endpoints_dirty || !old ||
+				 (reconciler->isolated_dirty && compiled_endpoint_isolated(old)) ||
+				 namespace_is_dirty(reconciler, endpoint->pod_namespace);
+
+		present[endpoint->endpoint_id] = true;
+		if (!recompile) {
+			keep_ids_of(reconciler, old);
+			continue;
+		}
+		next[endpoint->endpoint_id] = calloc(1, sizeof(struct compiled_endpoint));
+		if (!next[endpoint->endpoint_id] ||
+		    compile_endpoint(reconciler->store, &reconciler->tables, reconciler->node_name,
+				     endpoint->endpoint_id, pod, next[endpoint->endpoint_id], errbuf,
+				     errlen) < 0)
+			goto out;
+		counts.endpoints_compiled++;
+	}
+
+	/* Additions first, removals last: no packet sees a rule gone before its successor. */
+	if (ipcache_write(reconciler, &desired, true, &counts, errbuf, errlen) < 0)
+		goto out;
+	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
+		if (next[id] && policy_write_additions(reconciler, reconciler->written[id], next[id],
+						       &counts, errbuf, errlen) < 0)
+			goto out;
+	}
+	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
+		const struct compiled_endpoint *target = next[id] ? next[id]
+					   : present[id]    ? reconciler->written[id]
+							    : NULL;
+		if ((next[id] || (!present[id] && reconciler->written[id])) &&
+		    isolation_write(reconciler, reconciler->written[id], target, (uint32_t)id, &counts,
+				    errbuf, errlen) < 0)
+			goto out;
+	}
+	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
+		if (next[id] || (!present[id] && reconciler->written[id])) {
+			if (policy_write_removals(reconciler, reconciler->written[id], next[id], &counts,
+						  errbuf, errlen) < 0)
+				goto out;
+		}
+	}
+	if (ipcache_write(reconciler, &desired, false, &counts, errbuf, errlen) < 0)
+		goto out;
+
+	/* Commit what was written. */
+	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
+		if (next[id] || (!present[id] && reconciler->written[id])) {
+			if (reconciler->written[id]) {
+				compiled_endpoint_reset(reconciler->written[id]);
+				free(reconciler->written[id]);
+			}
+			reconciler->written[id] = next[id];
+			next[id] = NULL;
+		}
+	}
+	free(reconciler->written_ipcache.items);
+	reconciler->written_ipcache = desired;
+	desired.items = NULL;
+
+	if (counts.policy_added || counts.policy_removed || counts.ipcache_added ||
+	    counts.ipcache_removed || counts.isolation_changed) {
+		int64_t revision = datapath_policy_revision_bump(&reconciler->datapath);
+		if (revision > 0)
+			reconciler->revision = (uint32_t)revision;
+	}
+	id_table_end_pass(reconciler->tables.identities);
+	id_table_end_pass(reconciler->tables.cidr_identities);
+	id_table_end_pass(reconciler->tables.rules);
+	tables_save(reconciler);
+
+	reconciler->cidr_digest = cidr_digest;
+	reconciler->all_dirty = reconciler->isolated_dirty = reconciler->endpoints_dirty = false;
+	while (reconciler->dirty_namespaces) {
+		struct dirty_namespace *rest = reconciler->dirty_namespaces->next;
+		free(reconciler->dirty_namespaces);
+		reconciler->dirty_namespaces = rest;
+	}
+	reconciler->applied_changes++;
+	log_info("applied change %lu: %zu endpoints recompiled, policy entries +%zu -%zu, isolation "
+		 "changes %zu, ipcache +%zu -%zu, policy revision %u",
+		 reconciler->applied_changes, counts.endpoints_compiled, counts.policy_added,
+		 counts.policy_removed, counts.isolation_changed, counts.ipcache_added,
+		 counts.ipcache_removed, reconciler->revision);
+	result = 0;
+out:
+	if (result < 0) {
+		/* Nothing is committed: the next pass starts from what the maps really hold. */
+		id_table_end_pass(reconciler->tables.identities);
+		id_table_end_pass(reconciler->tables.cidr_identities);
+		id_table_end_pass(reconciler->tables.rules);
+		reconciler->all_dirty = true;
+	}
+	if (next) {
+		for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
+			if (next[id]) {
+				compiled_endpoint_reset(next[id]);
+				free(next[id]);
+			}
+		}
+	}
+	free(next);
+	free(present);
+	free(desired.items);
+	free(endpoints.items);
+	return result;
+}
+
+void reconciler_stats(const struct reconciler *reconciler, struct reconciler_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	stats->applied_changes = reconciler->applied_changes;
+	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
+		const struct compiled_endpoint *compiled = reconciler->written[id];
+		if (!compiled)
+			continue;
+		stats->endpoints++;
+		stats->policy_entries += compiled->count;
+		if (compiled_endpoint_isolated(compiled))
+			stats->isolated_endpoints++;
+	}
+	stats->identities = id_table_count(reconciler->tables.identities);
+	stats->ipcache_entries = reconciler->written_ipcache.count;
+	stats->policy_revision = reconciler->revision;
+}
+
+const char *reconciler_rule_name(const struct reconciler *reconciler, uint32_t rule_id)
+{
+	return id_table_key_of(reconciler->tables.rules, rule_id);
+}
