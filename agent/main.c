@@ -225,6 +225,9 @@ static long next_timeout(const struct agent *agent, uint64_t now)
 		if (candidates[i] >= 0 && candidates[i] < timeout)
 			timeout = candidates[i];
 	}
+	if (source_synced(agent) && reconciler_pending(agent->reconciler) &&
+	    !agent->apply_retry_at_ms)
+		timeout = 0;
 	return timeout;
 }
 

@@ -104,7 +104,7 @@ static void collect_objects(cJSON *document, cJSON *objects)
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(document, "kind");
 	cJSON *item;
 
-	if (cJSON_IsString(kind) && strlen(kind->valuestring) > 4 &&
+	if (cJSON_IsString(kind) && strlen(kind->valuestring) >= 4 &&
 	    strcmp(kind->valuestring + strlen(kind->valuestring) - 4, "List") == 0) {
 		cJSON *items = cJSON_GetObjectItemCaseSensitive(document, "items");
 		while (items && (item = cJSON_DetachItemFromArray(items, 0)))
