@@ -38,6 +38,7 @@ fi
 
 run_suite unit ./build/tests/unit_tests
 run_suite bpf ./build/tests/bpf_tests
+run_suite fixture ./tests/fixtures/test_k8s_api_server.sh
 run_suite e2e ./tests/e2e/run.sh
 
 total_failed=$((total_failed + suite_errors))

@@ -8,7 +8,7 @@
 
 extern const struct test_case cidr_tests[], config_tests[], ipam_tests[], result_tests[];
 extern const size_t cidr_tests_count, config_tests_count, ipam_tests_count, result_tests_count;
-extern const struct test_case yaml_tests[], kubeconfig_tests[];
-extern const size_t yaml_tests_count, kubeconfig_tests_count;
+extern const struct test_case yaml_tests[], kubeconfig_tests[], policy_compiler_tests[];
+extern const size_t yaml_tests_count, kubeconfig_tests_count, policy_compiler_tests_count;
 
 #endif

@@ -16,5 +16,7 @@ int main(int argc, char **argv)
 	failed += test_run_all("result", result_tests, result_tests_count, filter);
 	failed += test_run_all("yaml", yaml_tests, yaml_tests_count, filter);
 	failed += test_run_all("kubeconfig", kubeconfig_tests, kubeconfig_tests_count, filter);
+	failed += test_run_all("policy_compiler", policy_compiler_tests, policy_compiler_tests_count,
+			       filter);
 	return failed ? 1 : 0;
 }
