@@ -117,3 +117,75 @@ spec: {podSelector: {}}"
     assert_eq "$revision_after" "$revision_before" "nothing rewritten: revision unchanged"
     assert_eq "$(tcp_probe a "$ip_b" 8080)" TimeoutError "still denied after restart"
 }
+
+KAPI="$ROOT/tests/fixtures/kapi.py"
+API_DIR=""
+
+kapi() { in_node python3 "$KAPI" --dir "$API_DIR" "$@"; }
+
+api_server_start() {
+    API_DIR="$WORK/api"
+    mkdir -p "$API_DIR"
+    # In the node's namespace, so the agent reaches it on the node's loopback.
+    in_node python3 "$ROOT/tests/fixtures/k8s_api_server.py" --port 0 --dir "$API_DIR" \
+        --omit-item-kind --quiet >"$WORK/api.log" 2>&1 &
+    local i
+    for i in $(seq 1 200); do
+        [ -f "$API_DIR/ready" ] && return 0
+        sleep 0.05
+    done
+    cat "$WORK/api.log" >&2
+    fail "test API server did not start"
+}
+
+test_api_server_source_enforces_and_recovers_missed_deletions() {
+    node_create
+    api_server_start
+    agent_start --kubeconfig "$API_DIR/kubeconfig"
+    pod_create a; ip_a=$POD_IP
+    pod_create b; ip_b=$POD_IP
+    in_pod b socat TCP-LISTEN:8080,reuseaddr,fork EXEC:cat >/dev/null 2>&1 &
+    echo '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"e2e"}}' | kapi create - >/dev/null
+    pod_manifest e2e a "$ip_a" '{"app":"client"}' | kapi create - >/dev/null
+    pod_manifest e2e b "$ip_b" '{"app":"server"}' | kapi create - >/dev/null
+    local before
+    before=$(status_field appliedChanges)
+    echo '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"namespace":"e2e","name":"deny-all"},"spec":{"podSelector":{}}}' |
+        kapi create - >/dev/null
+    wait_applied_after "$before"
+    sleep 0.1
+    assert_eq "$(tcp_probe a "$ip_b" 8080)" TimeoutError "deny-all from the API server"
+    assert_eq "$(status_field source)" kubernetes "source"
+
+    # The API server goes away; the datapath keeps its state (fail closed, no flush).
+    kapi control fail status=503 count=100000 >/dev/null
+    kapi control disconnect >/dev/null
+    sleep 0.5
+    assert_eq "$(tcp_probe a "$ip_b" 8080)" TimeoutError "still denied while the API is away"
+    grep -q "HTTP 503" "$WORK/agent.log" || fail "the agent log does not show the 503s"
+
+    # While away, the policy is deleted and the history compacted: the agent must relist.
+    in_node python3 - "$API_DIR" <<'PY'
+import json, ssl, sys, urllib.request
+d = sys.argv[1]
+port = open(d + "/port").read().strip()
+token = open(d + "/token").read().strip()
+context = ssl.create_default_context(cafile=d + "/ca.crt")
+def call(method, path):
+    request = urllib.request.Request(f"https://127.0.0.1:{port}{path}", method=method,
+                                     headers={"Authorization": "Bearer " + token})
+    return urllib.request.urlopen(request, context=context).read()
+call("POST", "/_control/clear-faults")
+call("DELETE", "/apis/networking.k8s.io/v1/namespaces/e2e/networkpolicies/deny-all")
+call("POST", "/_control/compact")
+call("POST", "/_control/disconnect")
+PY
+    local i
+    for i in $(seq 1 150); do
+        [ "$(tcp_probe a "$ip_b" 8080)" = ok ] && break
+        sleep 0.1
+    done
+    assert_eq "$(tcp_probe a "$ip_b" 8080)" ok "the deletion missed while away is applied after the relist"
+    grep -q "listing again" "$WORK/agent.log" || fail "no relist in the agent log"
+    ! grep -q "$(cat "$API_DIR/token")" "$WORK/agent.log" || fail "the token leaked into the log"
+}
