@@ -22,6 +22,7 @@
 #include "control_socket.h"
 #include "datapath.h"
 #include "endpoint_record.h"
+#include "flow_log.h"
 #include "kernel_features.h"
 #include "kube_client.h"
 #include "kubeconfig.h"
@@ -45,6 +46,7 @@ struct agent {
 	struct reconciler *reconciler;
 	struct kube_client *kube;
 	struct standalone_source *standalone;
+	struct flow_log *flow_log;
 	int signal_fd, control_fd, metrics_fd, records_fd;
 	bool published;
 	uint64_t apply_retry_at_ms;
@@ -242,19 +244,20 @@ static int run(struct agent *agent)
 		return 1;
 	}
 	for (;;) {
-		struct curl_waitfd watched[5] = {
+		struct curl_waitfd watched[6] = {
 			{ agent->signal_fd, CURL_WAIT_POLLIN, 0 },
 			{ agent->control_fd, CURL_WAIT_POLLIN, 0 },
 			{ agent->records_fd, CURL_WAIT_POLLIN, 0 },
 			{ agent->standalone ? standalone_fd(agent->standalone) : -1, CURL_WAIT_POLLIN,
 			  0 },
 			{ agent->metrics_fd, CURL_WAIT_POLLIN, 0 },
+			{ agent->flow_log ? flow_log_fd(agent->flow_log) : -1, CURL_WAIT_POLLIN, 0 },
 		};
 		unsigned count = 0;
-		struct curl_waitfd active[5];
+		struct curl_waitfd active[6];
 		uint64_t now = monotonic_ms();
 
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; i < 6; i++) {
 			if (watched[i].fd >= 0)
 				active[count++] = watched[i];
 		}
@@ -282,6 +285,8 @@ static int run(struct agent *agent)
 				standalone_handle_events(agent->standalone, now);
 			}
 		}
+		if (agent->flow_log)
+			flow_log_drain(agent->flow_log, now);
 		if (agent->kube)
 			kube_client_run(agent->kube, now);
 		if (agent->standalone &&
@@ -371,6 +376,12 @@ int main(int argc, char **argv)
 			  strerror(errno));
 		goto out;
 	}
+	agent.flow_log = flow_log_open(agent.options.bpffs, agent.options.flow_log, agent.reconciler,
+				       errbuf, sizeof(errbuf));
+	if (!agent.flow_log) {
+		log_error("%s", errbuf);
+		goto out;
+	}
 	if (source_open(&agent, errbuf, sizeof(errbuf)) < 0) {
 		log_error("%s", errbuf);
 		goto out;
@@ -396,6 +407,7 @@ out:
 		close(agent.metrics_fd);
 	if (agent.records_fd >= 0)
 		close(agent.records_fd);
+	flow_log_close(agent.flow_log);
 	kube_client_free(agent.kube);
 	standalone_close(agent.standalone);
 	reconciler_free(agent.reconciler);

@@ -48,7 +48,16 @@ struct dirty_namespace {
 	char name[256];
 };
 
+struct address_name {
+	struct address_name *next;
+	uint32_t address;
+	char name[256];
+};
+
+#define ADDRESS_BUCKETS 8192
+
 struct reconciler {
+	struct address_name *address_names[ADDRESS_BUCKETS]; /* for flow logs: IP -> ns/pod */
 	struct object_store *store;
 	char node_name[256];
 	char state_dir[512];
@@ -63,6 +72,8 @@ struct reconciler {
 	unsigned long applied_changes;
 	uint32_t revision;
 };
+
+static void address_names_clear(struct reconciler *reconciler);
 
 /* ---- ipcache sets ---------------------------------------------------------------------------- */
 
@@ -289,6 +300,7 @@ void reconciler_free(struct reconciler *reconciler)
 		}
 	}
 	free(reconciler->written_ipcache.items);
+	address_names_clear(reconciler);
 	while (reconciler->dirty_namespaces) {
 		struct dirty_namespace *next = reconciler->dirty_namespaces->next;
 		free(reconciler->dirty_namespaces);
@@ -389,6 +401,40 @@ struct ipcache_build {
 	bool failed;
 };
 
+static void address_names_clear(struct reconciler *reconciler)
+{
+	for (size_t i = 0; i < ADDRESS_BUCKETS; i++) {
+		while (reconciler->address_names[i]) {
+			struct address_name *next = reconciler->address_names[i]->next;
+			free(reconciler->address_names[i]);
+			reconciler->address_names[i] = next;
+		}
+	}
+}
+
+static void address_name_add(struct reconciler *reconciler, uint32_t address, const cJSON *pod)
+{
+	struct address_name *entry = calloc(1, sizeof(*entry));
+
+	if (!entry)
+		return;
+	entry->address = address;
+	snprintf(entry->name, sizeof(entry->name), "%s/%s", object_namespace(pod),
+		 object_name(pod) ? object_name(pod) : "?");
+	entry->next = reconciler->address_names[address % ADDRESS_BUCKETS];
+	reconciler->address_names[address % ADDRESS_BUCKETS] = entry;
+}
+
+const char *reconciler_pod_of_address(const struct reconciler *reconciler, uint32_t address)
+{
+	for (const struct address_name *entry = reconciler->address_names[address % ADDRESS_BUCKETS];
+	     entry; entry = entry->next) {
+		if (entry->address == address)
+			return entry->name;
+	}
+	return NULL;
+}
+
 static void pod_into_ipcache(cJSON *pod, void *opaque)
 {
 	struct ipcache_build *build = opaque;
@@ -401,6 +447,8 @@ static void pod_into_ipcache(cJSON *pod, void *opaque)
 	if (count == 0 || (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)))
 		return;
 	identity = pod_identity(build->reconciler->store, build->reconciler->tables.identities, pod);
+	for (size_t i = 0; i < count; i++)
+		address_name_add(build->reconciler, addresses[i], pod);
 	for (size_t i = 0; i < count && identity; i++) {
 		if (ipcache_add(build->desired, addresses[i], 32, identity) < 0)
 			build->failed = true;
@@ -610,6 +658,7 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	id_table_begin_pass(reconciler->tables.cidr_identities);
 	id_table_begin_pass(reconciler->tables.rules);
 
+	address_names_clear(reconciler);
 	object_store_for_each(reconciler->store, KIND_NODE, node_into_ipcache, &build);
 	object_store_for_each(reconciler->store, KIND_POD, pod_into_ipcache, &build);
 	for (size_t i = 0; i < endpoints.count; i++) {

@@ -39,6 +39,8 @@ bool reconciler_pending(const struct reconciler *reconciler);
 int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen);
 
 void reconciler_stats(const struct reconciler *reconciler, struct reconciler_stats *stats);
+/* "namespace/name" of the pod holding an address (host byte order), or NULL. */
+const char *reconciler_pod_of_address(const struct reconciler *reconciler, uint32_t address);
 /* The description of a rule id ("policy ns/name", "isolated by ..."), or NULL. */
 const char *reconciler_rule_name(const struct reconciler *reconciler, uint32_t rule_id);
 

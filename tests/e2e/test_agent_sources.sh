@@ -46,7 +46,7 @@ kind: Namespace
 metadata:
   name: e2e
   labels: {team: e2e}"
-    agent_start
+    agent_start --flow-log "$WORK/flows.jsonl"
     pod_create a; ip_a=$POD_IP
     pod_create b; ip_b=$POD_IP
     in_pod b socat TCP-LISTEN:8080,reuseaddr,fork EXEC:cat >/dev/null 2>&1 &
@@ -80,6 +80,25 @@ spec:
     assert_eq "$(tcp_probe a "$ip_b" 8080)" ok "client -> server:http (named port)"
     assert_eq "$(tcp_probe a "$ip_b" 9090)" TimeoutError "client -> server:9090 not allowed"
     assert_eq "$(status_field isolatedEndpoints)" 1 "one isolated endpoint"
+    sleep 0.2
+    flow_line() { # jq-free filter: python expression over d
+        python3 -c "
+import json, sys
+for line in open('$WORK/flows.jsonl'):
+    d = json.loads(line)
+    if $1:
+        print(json.dumps(d)); break
+"
+    }
+    drop=$(flow_line "d['type'] == 'drop' and d['destination']['port'] == 9090")
+    [ -n "$drop" ] || fail "no drop event for :9090 in the flow log: $(tail -3 "$WORK/flows.jsonl")"
+    assert_eq "$(json_get "$drop" 'd["reason"]')" policy_denied_ingress "drop reason"
+    assert_eq "$(json_get "$drop" 'd["source"]["name"] + " -> " + d["destination"]["name"]')" "e2e/a -> e2e/b" "drop names the pods"
+    assert_eq "$(json_get "$drop" 'd["policy"]')" "no rule of the policies selecting e2e/b allows it: e2e/server-only-from-client" "drop names the policy"
+    allowed=$(flow_line "d['type'] == 'flow' and d['destination']['port'] == 8080 and d['direction'] == 'ingress'")
+    [ -n "$allowed" ] || allowed=$(flow_line "d['type'] == 'flow' and d['destination']['port'] == 8080")
+    assert_eq "$(json_get "$allowed" 'd["verdict"]')" allowed "flow verdict"
+    grep -q "dropped TCP e2e/a" "$WORK/agent.log" || fail "the agent log does not explain the drop"
 
     # A broken manifest keeps the previous state: fail closed, no flush.
     before=$(status_field appliedChanges)
