@@ -157,7 +157,7 @@ static bool pod_cidr_known(struct agent *agent)
 	if (!text)
 		return false;
 	if (ipv4_prefix_parse(text, &agent->options.pod_cidr, errbuf, sizeof(errbuf)) < 0 ||
-	    agent->options.pod_cidr.length > 30) {
+	    agent->options.pod_cidr.length > 30 || agent->options.pod_cidr.length < 16) {
 		log_error("Node %s has an unusable spec.podCIDR %s", agent->options.node_name, text);
 		return false;
 	}

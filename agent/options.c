@@ -101,8 +101,8 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 			fprintf(stderr, "weir-agent: --pod-cidr: %s\n", errbuf);
 			return -1;
 		}
-		if (options->pod_cidr.length > 30) {
-			fprintf(stderr, "weir-agent: --pod-cidr %s is too small (at least /30)\n",
+		if (options->pod_cidr.length > 30 || options->pod_cidr.length < 16) {
+			fprintf(stderr, "weir-agent: --pod-cidr %s: a node's pod CIDR is /16 to /30\n",
 				options->pod_cidr_text);
 			return -1;
 		}

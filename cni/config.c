@@ -87,6 +87,12 @@ static int parse_weir_fields(cJSON *document, struct cni_config *config, struct 
 			return cni_error_set(err, CNI_ERR_INVALID_CONFIG,
 					     "subnet %s is too small: a pod CIDR needs at least /30",
 					     subnet_text);
+		/* Endpoint ids are offsets in the node's pod CIDR and must fit the datapath's
+		 * 65536 endpoints. */
+		if (config->subnet.length < 16)
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+					     "subnet %s is too large: a node's pod CIDR is /16 to /30",
+					     subnet_text);
 		config->has_subnet = true;
 	}
 	if (copy_string_field(document, "bpffs", config->bpffs, sizeof(config->bpffs), false, err) ||

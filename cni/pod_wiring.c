@@ -59,7 +59,7 @@ int pod_subnet_resolve(const struct cni_config *config, struct ipv4_prefix *subn
 	pod_cidr = cJSON_GetObjectItemCaseSensitive(document, "podCIDR");
 	if (!cJSON_IsString(pod_cidr) ||
 	    ipv4_prefix_parse(pod_cidr->valuestring, subnet, errbuf, sizeof(errbuf)) < 0 ||
-	    subnet->length > 30)
+	    subnet->length > 30 || subnet->length < 16)
 		result = cni_error_set(err, CNI_ERR_INVALID_CONFIG,
 				       "node state %s has no usable podCIDR", path);
 	else

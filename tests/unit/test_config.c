@@ -82,6 +82,8 @@ static void rejects_bad_configs(void)
 			   CNI_ERR_INVALID_CONFIG, "host bits");
 	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"subnet\":\"10.0.0.0/31\"}",
 			   CNI_ERR_INVALID_CONFIG, "too small");
+	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"subnet\":\"10.0.0.0/8\"}",
+			   CNI_ERR_INVALID_CONFIG, "too large");
 	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"subnet\":7}",
 			   CNI_ERR_INVALID_CONFIG, "subnet");
 	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"mtu\":70000}",
