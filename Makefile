@@ -29,7 +29,7 @@ BPF_HEADERS := $(wildcard bpf/*.h bpf/lib/*.h)
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 BINARIES    := $(BUILD)/weir-cni $(BUILD)/weir-agent $(BUILD)/weirctl
-TEST_BINS   := $(BUILD)/tests/unit_tests $(BUILD)/tests/bpf_tests
+TEST_BINS   := $(BUILD)/tests/unit_tests $(BUILD)/tests/bpf_tests $(BUILD)/tests/unit_tests_sanitized
 
 .PHONY: all deps test test-unit test-bpf test-e2e demo bench lint clean
 all: $(BINARIES)
@@ -67,6 +67,20 @@ $(BUILD)/tests/unit_tests: $(call obj,$(wildcard tests/unit/*.c) tests/test_runn
 $(BUILD)/tests/bpf_tests: $(call obj,$(wildcard tests/bpf/*.c) tests/test_runner.c $(COMMON_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+ASAN_OBJ    := $(BUILD)/asan-obj
+ASAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan_obj = $(patsubst %.c,$(ASAN_OBJ)/%.o,$(1))
+UNIT_SRC    := $(wildcard tests/unit/*.c) tests/test_runner.c $(CNI_LIB_SRC) $(AGENT_LIB_SRC) $(COMMON_SRC)
+
+$(ASAN_OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*.h tests/*/*.h) bpf/abi.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Icni -Iagent -Itests -Itests/bpf -c $< -o $@
+
+$(BUILD)/tests/unit_tests_sanitized: $(call asan_obj,$(UNIT_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(ASAN_FLAGS) $^ $(LDLIBS) -o $@
 
 BENCH_BINS  := $(BUILD)/bench/datapath_bench $(BUILD)/bench/tcp_rr
 TOOL_BINS   := $(BUILD)/tests/weir-maptool

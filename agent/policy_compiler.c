@@ -631,6 +631,8 @@ static void sort_and_unique(struct compiled_endpoint *out)
 {
 	size_t kept = 0;
 
+	if (out->count == 0)
+		return;
 	qsort(out->entries, out->count, sizeof(*out->entries), compare_entries);
 	for (size_t i = 0; i < out->count; i++) {
 		if (kept > 0 && compare_entries(&out->entries[kept - 1], &out->entries[i]) == 0) {
