@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define WEIR_ABI_VERSION 2
+#define WEIR_ABI_VERSION 3
 
 /* Pin names under the bpffs root (each at most 15 characters, the kernel's object name limit). */
 #define WEIR_MAP_ENDPOINTS "endpoints"
@@ -22,6 +22,9 @@
 #define WEIR_MAP_FRAGMENTS "fragments"
 #define WEIR_MAP_DROPS "drops"
 #define WEIR_MAP_EVENTS "events"
+#define WEIR_MAP_SERVICES "services"
+#define WEIR_MAP_BACKENDS "backends"
+#define WEIR_MAP_MAGLEV "maglev"
 #define WEIR_PROGRAMS_DIR "programs"
 #define WEIR_PROG_FROM_POD "from_pod"
 #define WEIR_PROG_TO_POD "to_pod"
@@ -33,6 +36,10 @@
 #define WEIR_MAX_FRAGMENTS 8192
 #define WEIR_MAX_DROPS 65536
 #define WEIR_EVENTS_BYTES (1 << 20)
+#define WEIR_MAX_SERVICES 65536
+#define WEIR_MAX_BACKENDS 262144
+#define WEIR_MAGLEV_SIZE 251 /* slots per service: prime, so every backend permutation is full */
+#define WEIR_MAX_MAGLEV (WEIR_MAX_SERVICES * 16)
 
 /* ---- identities ---------------------------------------------------------------------------- */
 
@@ -145,6 +152,8 @@ enum weir_ct_state {
 };
 
 #define WEIR_CT_FLAG_SEEN_REPLY (1U << 0)
+#define WEIR_CT_FLAG_SERVICE (1U << 1) /* a client->VIP entry: nat_* is the chosen backend */
+#define WEIR_CT_FLAG_REVNAT (1U << 2)  /* a client->backend entry: replies get nat_* as source */
 
 struct weir_ct_entry {
 	__u64 expires_ns;    /* bpf_ktime_get_ns() deadline */
@@ -154,8 +163,39 @@ struct weir_ct_entry {
 	__u32 destination_endpoint_id;
 	__u8 state;	     /* enum weir_ct_state */
 	__u8 flags;	     /* WEIR_CT_FLAG_* */
-	__u16 reserved;
-	__u32 reserved2;
+	__u16 nat_port;	     /* network byte order: backend port (SERVICE) or VIP port (REVNAT) */
+	__u32 nat_address;   /* network byte order: backend (SERVICE) or VIP (REVNAT) */
+};
+
+/* ---- services ------------------------------------------------------------------------------ */
+
+/* services: {VIP, port, protocol} -> service. */
+struct weir_service_key {
+	__u32 address; /* network byte order */
+	__u16 port;    /* network byte order */
+	__u8 protocol;
+	__u8 reserved;
+};
+
+struct weir_service {
+	__u32 service_id;    /* names the Maglev table */
+	__u32 backend_count; /* 0: the client is refused at once */
+	__u32 flags;
+	__u32 reserved;
+};
+
+/* backends: backend id -> address. */
+struct weir_backend {
+	__u32 address; /* network byte order */
+	__u16 port;    /* network byte order */
+	__u8 protocol;
+	__u8 reserved;
+};
+
+/* maglev: {service id, slot} -> backend id; WEIR_MAGLEV_SIZE slots per service. */
+struct weir_maglev_key {
+	__u32 service_id;
+	__u32 slot;
 };
 
 #define WEIR_CT_TIMEOUT_SYN_NS (60ULL * 1000000000ULL)
@@ -195,6 +235,7 @@ enum weir_drop_reason {
 	WEIR_DROP_FRAGMENT_WITHOUT_FIRST,
 	WEIR_DROP_MAP_FULL,
 	WEIR_DROP_UNKNOWN_ENDPOINT,
+	WEIR_DROP_NO_SERVICE_BACKEND,
 	WEIR_DROP_REASON_MAX,
 };
 
@@ -255,6 +296,8 @@ enum weir_counter {
 	WEIR_COUNTER_EVENTS_SUPPRESSED,
 	WEIR_COUNTER_EVENTS_LOST,
 	WEIR_COUNTER_RESETS_SENT,
+	WEIR_COUNTER_SERVICE_TRANSLATED,
+	WEIR_COUNTER_SERVICE_REPLY_TRANSLATED,
 	WEIR_COUNTER_MAX,
 };
 
@@ -277,6 +320,8 @@ static const char *const weir_counter_names[WEIR_COUNTER_MAX] = {
 	[WEIR_COUNTER_EVENTS_SUPPRESSED] = "events_suppressed",
 	[WEIR_COUNTER_EVENTS_LOST] = "events_lost",
 	[WEIR_COUNTER_RESETS_SENT] = "resets_sent",
+	[WEIR_COUNTER_SERVICE_TRANSLATED] = "service_translated",
+	[WEIR_COUNTER_SERVICE_REPLY_TRANSLATED] = "service_reply_translated",
 };
 
 static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {
@@ -293,6 +338,7 @@ static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {
 	[WEIR_DROP_FRAGMENT_WITHOUT_FIRST] = "fragment_without_first",
 	[WEIR_DROP_MAP_FULL] = "map_full",
 	[WEIR_DROP_UNKNOWN_ENDPOINT] = "unknown_endpoint",
+	[WEIR_DROP_NO_SERVICE_BACKEND] = "no_service_backend",
 };
 #endif
 

@@ -19,6 +19,7 @@
 #include "lib/drop.h"
 #include "lib/reset.h"
 #include "lib/deliver.h"
+#include "lib/lb.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -92,8 +93,15 @@ static __always_inline int revoke_connection(struct __sk_buff *skb, struct packe
 	return from_pod ? bpf_redirect_peer(skb->ifindex, 0) : TC_ACT_OK;
 }
 
+/* What a reply needs rewritten: its source back to the VIP the client addressed. */
+struct reverse_nat {
+	__u32 address;
+	__u16 port;
+};
+
 static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet, int from_pod,
-				   __u32 source_endpoint_id, __u32 destination_endpoint_id)
+				   __u32 source_endpoint_id, __u32 destination_endpoint_id,
+				   const struct service_nat *nat, struct reverse_nat *reverse)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 revision = policy_current_revision();
@@ -123,6 +131,10 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 			entry->rule_id = judgment.rule_id;
 		}
 		ct_update(entry, packet, tracked.status == CT_REPLY, now);
+		if (tracked.status == CT_REPLY && (entry->flags & WEIR_CT_FLAG_REVNAT)) {
+			reverse->address = entry->nat_address;
+			reverse->port = entry->nat_port;
+		}
 		metrics_count(tracked.status == CT_REPLY ? WEIR_COUNTER_CT_REPLY
 							 : WEIR_COUNTER_CT_ESTABLISHED);
 		return CONTINUE;
@@ -133,7 +145,8 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
 				   judgment.peer_identity, judgment.rule_id);
 	if (ct_create(&tracked.key, packet, revision, judgment.rule_id, source_endpoint_id,
-		      destination_endpoint_id, now) < 0)
+		      destination_endpoint_id, nat->translated ? nat->vip : 0,
+		      nat->translated ? nat->vip_port : 0, now) < 0)
 		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
 				   WEIR_DROP_MAP_FULL,
 				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
@@ -182,6 +195,8 @@ int from_pod(struct __sk_buff *skb)
 	struct packet packet = {};
 	enum parse_result parsed = parse_packet(skb, &packet);
 	struct weir_endpoint *source, *destination;
+	struct service_nat nat = {};
+	struct reverse_nat reverse = {};
 	__u32 destination_endpoint_id = 0;
 	int verdict;
 
@@ -203,15 +218,37 @@ int from_pod(struct __sk_buff *skb)
 		return drop_packet(&packet, source->endpoint_id, WEIR_DROP_FRAGMENT_WITHOUT_FIRST,
 				   WEIR_DIRECTION_EGRESS, 0, 0);
 
+	switch (service_translate(skb, &packet, &nat, bpf_ktime_get_ns())) {
+	case SERVICE_NO_BACKEND:
+		/* Refuse at once, never let the client hang: TCP gets a reset from the VIP. */
+		drop_packet(&packet, source->endpoint_id, WEIR_DROP_NO_SERVICE_BACKEND,
+			    WEIR_DIRECTION_EGRESS, 0, 0);
+		if (packet.protocol == IPPROTO_TCP && !(packet.tcp_flags & TCP_FLAG_RST) &&
+		    tcp_reset_rewrite(skb, 1) == 0)
+			return bpf_redirect_peer(skb->ifindex, 0);
+		return TC_ACT_SHOT;
+	case SERVICE_FAILED:
+		return drop_packet(&packet, source->endpoint_id, WEIR_DROP_MALFORMED,
+				   WEIR_DIRECTION_EGRESS, 0, 0);
+	default:
+		break;
+	}
+
 	destination = endpoint_by_address(packet.destination);
 	if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
 		destination_endpoint_id = destination->endpoint_id;
 	else
 		destination = 0;
 
-	verdict = enforce(skb, &packet, 1, source->endpoint_id, destination_endpoint_id);
+	verdict = enforce(skb, &packet, 1, source->endpoint_id, destination_endpoint_id, &nat,
+			  &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
+	if (reverse.address) {
+		if (nat_rewrite(skb, &packet, 0, reverse.address, reverse.port) < 0)
+			return TC_ACT_SHOT;
+		metrics_count(WEIR_COUNTER_SERVICE_REPLY_TRANSLATED);
+	}
 	if (packet.is_fragment && !packet.is_later_fragment)
 		fragment_remember_first(&packet);
 	metrics_count(WEIR_COUNTER_FROM_POD_PASSED);
@@ -229,6 +266,8 @@ int to_pod(struct __sk_buff *skb)
 	struct packet packet = {};
 	enum parse_result parsed = parse_packet(skb, &packet);
 	struct weir_endpoint *destination;
+	struct service_nat no_nat = {};
+	struct reverse_nat reverse = {};
 	int verdict;
 
 	if (parsed == PARSE_ARP) {
@@ -251,9 +290,14 @@ int to_pod(struct __sk_buff *skb)
 				   WEIR_DROP_FRAGMENT_WITHOUT_FIRST, WEIR_DIRECTION_INGRESS, 0, 0);
 
 	/* From the host or another node: only the destination's ingress policy is ours. */
-	verdict = enforce(skb, &packet, 0, 0, destination->endpoint_id);
+	verdict = enforce(skb, &packet, 0, 0, destination->endpoint_id, &no_nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
+	if (reverse.address) {
+		if (nat_rewrite(skb, &packet, 0, reverse.address, reverse.port) < 0)
+			return TC_ACT_SHOT;
+		metrics_count(WEIR_COUNTER_SERVICE_REPLY_TRANSLATED);
+	}
 	if (packet.is_fragment && !packet.is_later_fragment)
 		fragment_remember_first(&packet);
 	metrics_count(WEIR_COUNTER_TO_POD_PASSED);

@@ -64,7 +64,8 @@ void datapath_init(struct datapath *datapath)
 	datapath->endpoints_fd = datapath->endpoint_stats_fd = datapath->metrics_fd = -1;
 	datapath->ipcache_fd = datapath->policy_fd = datapath->endpoint_policy_fd = -1;
 	datapath->policy_revision_fd = datapath->ct_fd = datapath->fragments_fd = -1;
-	datapath->drops_fd = -1;
+	datapath->drops_fd = datapath->services_fd = datapath->backends_fd = -1;
+	datapath->maglev_fd = -1;
 }
 
 int datapath_open(struct datapath *datapath, const char *root, char *errbuf, size_t errlen)
@@ -83,6 +84,9 @@ int datapath_open(struct datapath *datapath, const char *root, char *errbuf, siz
 		{ WEIR_MAP_CT, &datapath->ct_fd },
 		{ WEIR_MAP_FRAGMENTS, &datapath->fragments_fd },
 		{ WEIR_MAP_DROPS, &datapath->drops_fd },
+		{ WEIR_MAP_SERVICES, &datapath->services_fd },
+		{ WEIR_MAP_BACKENDS, &datapath->backends_fd },
+		{ WEIR_MAP_MAGLEV, &datapath->maglev_fd },
 	};
 
 	datapath_init(datapath);
@@ -112,7 +116,9 @@ void datapath_close(struct datapath *datapath)
 		       &datapath->metrics_fd,	      &datapath->ipcache_fd,
 		       &datapath->policy_fd,	      &datapath->endpoint_policy_fd,
 		       &datapath->policy_revision_fd, &datapath->ct_fd,
-		       &datapath->fragments_fd,	      &datapath->drops_fd };
+		       &datapath->fragments_fd,	      &datapath->drops_fd,
+		       &datapath->services_fd,	      &datapath->backends_fd,
+		       &datapath->maglev_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)

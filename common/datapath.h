@@ -21,6 +21,9 @@ struct datapath {
 	int ct_fd;
 	int fragments_fd;
 	int drops_fd;
+	int services_fd;
+	int backends_fd;
+	int maglev_fd;
 };
 
 /* A datapath with every fd closed (-1), for filling by hand (tests use skeleton maps). */
@@ -106,6 +109,28 @@ int datapath_drop_for_each(struct datapath *datapath,
 			   void (*visit)(const struct weir_drop_key *key, uint64_t packets,
 					 uint64_t bytes, void *context),
 			   void *context);
+/* ---- services ---- */
+struct service_backend {
+	uint32_t address; /* host byte order */
+	uint16_t port;	  /* host byte order */
+	uint32_t backend_id;
+};
+
+/* The Maglev table: for each of WEIR_MAGLEV_SIZE slots, an index into backends (pure). Each
+ * backend's permutation comes from its address and port, so the table depends only on the set
+ * of backends, not their order, and a change moves few slots. */
+void maglev_populate(const struct service_backend *backends, size_t count, uint32_t *table);
+
+/* Writes backends, then the Maglev table, then the service entry, so a packet never finds a
+ * service whose table points nowhere. count 0 keeps the service (clients are refused at once). */
+int datapath_service_write(struct datapath *datapath, uint32_t vip, uint16_t port, uint8_t protocol,
+			   uint32_t service_id, const struct service_backend *backends,
+			   size_t count, char *errbuf, size_t errlen);
+/* Removes the service entry first, then its table. */
+int datapath_service_delete(struct datapath *datapath, uint32_t vip, uint16_t port,
+			    uint8_t protocol, uint32_t service_id);
+int datapath_backend_delete(struct datapath *datapath, uint32_t backend_id);
+
 /* Counts ct entries. */
 int datapath_ct_count(struct datapath *datapath, uint32_t *count);
 

@@ -141,15 +141,21 @@ static __always_inline void ct_update(struct weir_ct_entry *entry, const struct 
 	}
 }
 
+/* nat_address/nat_port: the VIP the client addressed, when the connection was translated
+ * (replies then get it back as their source); 0 otherwise. */
 static __always_inline int ct_create(const struct weir_ct_key *key, const struct packet *packet,
 				     __u32 revision, __u32 rule_id, __u32 source_endpoint_id,
-				     __u32 destination_endpoint_id, __u64 now)
+				     __u32 destination_endpoint_id, __u32 nat_address,
+				     __u16 nat_port, __u64 now)
 {
 	struct weir_ct_entry entry = {
 		.revision = revision,
 		.rule_id = rule_id,
 		.source_endpoint_id = source_endpoint_id,
 		.destination_endpoint_id = destination_endpoint_id,
+		.nat_address = nat_address,
+		.nat_port = nat_port,
+		.flags = nat_address ? WEIR_CT_FLAG_REVNAT : 0,
 	};
 
 	if (packet->protocol == IPPROTO_TCP)

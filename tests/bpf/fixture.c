@@ -77,6 +77,9 @@ int fixture_setup(void)
 	datapath.ct_fd = bpf_map__fd(skeleton->maps.ct);
 	datapath.fragments_fd = bpf_map__fd(skeleton->maps.fragments);
 	datapath.drops_fd = bpf_map__fd(skeleton->maps.drops);
+	datapath.services_fd = bpf_map__fd(skeleton->maps.services);
+	datapath.backends_fd = bpf_map__fd(skeleton->maps.backends);
+	datapath.maglev_fd = bpf_map__fd(skeleton->maps.maglev);
 	event_reader = ring_buffer__new(bpf_map__fd(skeleton->maps.events), on_event, NULL, NULL);
 	if (!event_reader)
 		return -1;

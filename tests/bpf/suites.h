@@ -4,8 +4,9 @@
 
 #include "test.h"
 
-extern const struct test_case parse_tests[], policy_tests[], conntrack_tests[];
-extern const size_t parse_tests_count, policy_tests_count, conntrack_tests_count;
+extern const struct test_case parse_tests[], policy_tests[], conntrack_tests[], service_tests[];
+extern const size_t parse_tests_count, policy_tests_count, conntrack_tests_count,
+	service_tests_count;
 
 #define SETUP() ASSERT_EQ(fixture_setup(), 0, "load the datapath")
 
