@@ -24,6 +24,7 @@
 #include "id_table.h"
 #include "log.h"
 #include "policy_compiler.h"
+#include "service_sync.h"
 
 struct ipcache_item {
 	uint32_t address; /* host byte order */
@@ -71,6 +72,8 @@ struct reconciler {
 	struct dirty_namespace *dirty_namespaces;
 	unsigned long applied_changes;
 	uint32_t revision;
+	struct service_sync *services;
+	bool services_dirty;
 };
 
 static void address_names_clear(struct reconciler *reconciler);
@@ -279,6 +282,10 @@ struct reconciler *reconciler_new(struct object_store *store, const char *node_n
 	if (datapath_open(&reconciler->datapath, bpffs, errbuf, errlen) < 0)
 		goto fail;
 	written_state_load(reconciler);
+	reconciler->services_dirty = true;
+	reconciler->services = service_sync_new(state_dir, &reconciler->datapath, errbuf, errlen);
+	if (!reconciler->services)
+		goto fail;
 	return reconciler;
 fail:
 	reconciler_free(reconciler);
@@ -289,6 +296,7 @@ void reconciler_free(struct reconciler *reconciler)
 {
 	if (!reconciler)
 		return;
+	service_sync_free(reconciler->services);
 	datapath_close(&reconciler->datapath);
 	id_table_free(reconciler->tables.identities);
 	id_table_free(reconciler->tables.cidr_identities);
@@ -350,8 +358,12 @@ void reconciler_note(struct reconciler *reconciler, enum kube_kind kind, const c
 	case KIND_NODE:
 		reconciler->isolated_dirty = true;
 		break;
+	case KIND_SERVICE:
+	case KIND_ENDPOINTSLICE:
+		reconciler->services_dirty = true;
+		break;
 	default:
-		break; /* Services and EndpointSlices: the service compiler's */
+		break;
 	}
 }
 
@@ -363,7 +375,7 @@ void reconciler_note_endpoints(struct reconciler *reconciler)
 bool reconciler_pending(const struct reconciler *reconciler)
 {
 	return reconciler->all_dirty || reconciler->isolated_dirty || reconciler->endpoints_dirty ||
-	       reconciler->dirty_namespaces;
+	       reconciler->services_dirty || reconciler->dirty_namespaces;
 }
 
 /* ---- a pass -------------------------------------------------------------------------------- */
@@ -737,6 +749,10 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	}
 	if (ipcache_write(reconciler, &desired, false, &counts, errbuf, errlen) < 0)
 		goto out;
+	if ((reconciler->services_dirty || reconciler->all_dirty) &&
+	    service_sync_apply(reconciler->services, reconciler->store, errbuf, errlen) < 0)
+		goto out;
+	reconciler->services_dirty = false;
 
 	/* Commit what was written. */
 	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {

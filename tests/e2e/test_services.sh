@@ -1,0 +1,151 @@
+# Services without kube-proxy: pods reach a ClusterIP through the datapath, spread over the
+# backends, UDP too, an empty Service refuses at once, and policy applies to the backend.
+
+SVC_VIP=10.96.77.10
+
+write_manifest() { # name content
+    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
+    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
+}
+
+status_field() {
+    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
+}
+
+wait_applied_after() {
+    local i
+    for i in $(seq 1 250); do
+        [ "$(status_field appliedChanges)" -gt "$1" ] && return 0
+        sleep 0.02
+    done
+    fail "agent did not apply a change within 5 s"
+}
+
+name_server() { # pod: answers every TCP connection and UDP datagram on 8080 with its name
+    in_pod "$1" python3 -c '
+import socket, sys, threading
+name = sys.argv[1].encode()
+tcp = socket.socket(); tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+tcp.bind(("0.0.0.0", 8080)); tcp.listen(512)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("0.0.0.0", 8080))
+def serve_udp():
+    while True:
+        data, peer = udp.recvfrom(64); udp.sendto(name, peer)
+threading.Thread(target=serve_udp, daemon=True).start()
+while True:
+    connection, _ = tcp.accept(); connection.sendall(name); connection.close()
+' "$1" >/dev/null 2>&1 &
+}
+
+endpoint_slice() { # name ips-json-list
+    cat <<JSON
+{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","addressType":"IPv4",
+ "metadata":{"namespace":"e2e","name":"$1","labels":{"kubernetes.io/service-name":"web"}},
+ "ports":[{"name":"http","port":8080,"protocol":"TCP"},{"name":"dns","port":8080,"protocol":"UDP"}],
+ "endpoints":[$(python3 -c "import json,sys; print(','.join(json.dumps({'addresses':[ip],'conditions':{'ready':True}}) for ip in sys.argv[1:]))" $2)]}
+JSON
+}
+
+service_manifest() {
+    cat <<JSON
+{"apiVersion":"v1","kind":"Service","metadata":{"namespace":"e2e","name":"web"},
+ "spec":{"clusterIP":"$SVC_VIP","clusterIPs":["$SVC_VIP"],"ports":[
+   {"name":"http","port":80,"targetPort":8080,"protocol":"TCP"},
+   {"name":"dns","port":53,"targetPort":8080,"protocol":"UDP"}]}}
+JSON
+}
+
+services_setup() {
+    node_create
+    agent_start
+    pod_create client; ip_client=$POD_IP
+    pod_create b1; ip_b1=$POD_IP
+    pod_create b2; ip_b2=$POD_IP
+    pod_create b3; ip_b3=$POD_IP
+    name_server b1; name_server b2; name_server b3
+    local before
+    before=$(status_field appliedChanges)
+    write_manifest service.json "$(service_manifest)"
+    write_manifest slice.json "$(endpoint_slice web-1 "$ip_b1 $ip_b2 $ip_b3")"
+    wait_applied_after "$before"
+    sleep 0.3
+}
+
+tcp_names() { # count: connects count times to the VIP and prints a tally of names
+    in_pod client python3 -c '
+import collections, socket, sys
+tally = collections.Counter()
+for i in range(int(sys.argv[2])):
+    try:
+        s = socket.create_connection((sys.argv[1], 80), timeout=2)
+        tally[s.recv(16).decode() or "empty"] += 1
+        s.close()
+    except Exception as error:
+        tally[type(error).__name__] += 1
+print(" ".join(f"{k}={v}" for k, v in sorted(tally.items())))
+' "$SVC_VIP" "$1"
+}
+
+test_cluster_ip_spreads_300_connections_over_3_backends() {
+    services_setup
+    tally=$(tcp_names 300)
+    for b in b1 b2 b3; do
+        count=$(echo "$tally" | tr ' ' '\n' | awk -F= -v b="$b" '$1 == b {print $2}')
+        [ "${count:-0}" -ge 60 ] || fail "backend $b took ${count:-0} of 300 connections (< 20%): $tally"
+    done
+    got=$(in_pod client python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.sendto(b"q", (sys.argv[1], 53)); data, peer = s.recvfrom(16)
+print(data.decode(), peer[0], peer[1])
+' "$SVC_VIP")
+    case "$got" in b1*|b2*|b3*) ;; *) fail "UDP through the VIP: $got" ;; esac
+    assert_eq "${got#* }" "$SVC_VIP 53" "the UDP reply comes from the VIP"
+}
+
+test_service_scales_and_empty_service_refuses_at_once() {
+    services_setup
+    local before
+    before=$(status_field appliedChanges)
+    write_manifest slice.json "$(endpoint_slice web-1 "$ip_b2")"
+    wait_applied_after "$before"
+    assert_eq "$(tcp_names 20)" "b2=20" "scaled to one backend"
+    before=$(status_field appliedChanges)
+    write_manifest slice.json "$(endpoint_slice web-1 "")"
+    wait_applied_after "$before"
+    started=$(date +%s%N)
+    assert_eq "$(tcp_names 1)" "ConnectionRefusedError=1" "no backend: refused"
+    elapsed=$(( ($(date +%s%N) - started) / 1000000 ))
+    [ "$elapsed" -lt 1500 ] || fail "refusal took ${elapsed} ms: the client hung"
+    pod_create b4; ip_b4=$POD_IP
+    name_server b4
+    sleep 0.3
+    before=$(status_field appliedChanges)
+    write_manifest slice.json "$(endpoint_slice web-1 "$ip_b1 $ip_b2 $ip_b3")"
+    write_manifest slice2.json "$(endpoint_slice web-2 "$ip_b4")"
+    wait_applied_after "$before"
+    tally=$(tcp_names 200)
+    case "$tally" in *Error*) fail "errors after scaling to 4: $tally" ;; esac
+    case "$tally" in *b4=*) ;; *) fail "the backend of the second slice gets nothing: $tally" ;; esac
+}
+
+test_policy_on_the_backend_applies_through_the_vip() {
+    services_setup
+    local before
+    before=$(status_field appliedChanges)
+    write_manifest pods.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
+      {\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"namespace\":\"e2e\",\"name\":\"b1\",\"labels\":{\"app\":\"web\"}},\"spec\":{\"nodeName\":\"$TEST_ID\"},\"status\":{\"podIP\":\"$ip_b1\"}},
+      {\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"namespace\":\"e2e\",\"name\":\"b2\",\"labels\":{\"app\":\"web\"}},\"spec\":{\"nodeName\":\"$TEST_ID\"},\"status\":{\"podIP\":\"$ip_b2\"}},
+      {\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"namespace\":\"e2e\",\"name\":\"b3\",\"labels\":{\"app\":\"web\"}},\"spec\":{\"nodeName\":\"$TEST_ID\"},\"status\":{\"podIP\":\"$ip_b3\"}},
+      {\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"namespace\":\"e2e\",\"name\":\"client\",\"labels\":{\"app\":\"client\"}},\"spec\":{\"nodeName\":\"$TEST_ID\"},\"status\":{\"podIP\":\"$ip_client\"}}]}"
+    write_manifest policy.yaml "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: e2e, name: web-deny-client}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: other}}}]"
+    wait_applied_after "$before"
+    sleep 0.2
+    assert_eq "$(tcp_names 3)" "TimeoutError=3" "the client is denied by the backends' policy"
+}
