@@ -25,6 +25,7 @@ struct compiled_service {
 	uint16_t port;
 	uint8_t protocol;
 	uint32_t service_id;
+	uint32_t affinity_seconds;
 	struct service_backend *backends;
 	size_t count;
 };
@@ -208,6 +209,20 @@ static int compare_backend_entries(const void *left, const void *right)
 	return (a->port > b->port) - (a->port < b->port);
 }
 
+/* sessionAffinity ClientIP: the timeout (the API's default is 10800 s); 0 without affinity. */
+static uint32_t affinity_of(const cJSON *service)
+{
+	const char *mode = object_string(service, "spec.sessionAffinity");
+	const cJSON *timeout =
+		object_child(service, "spec.sessionAffinityConfig.clientIP.timeoutSeconds");
+
+	if (!mode || strcmp(mode, "ClientIP") != 0)
+		return 0;
+	if (cJSON_IsNumber(timeout) && timeout->valueint > 0 && timeout->valueint <= 86400)
+		return (uint32_t)timeout->valueint;
+	return 10800;
+}
+
 struct service_scan {
 	struct service_sync *sync;
 	struct object_store *store;
@@ -272,6 +287,7 @@ static void compile_service(cJSON *service, void *opaque)
 			compiled->port = (uint16_t)number->valueint;
 			compiled->protocol = protocol;
 			compiled->service_id = id_table_use(scan->sync->service_ids, key);
+			compiled->affinity_seconds = affinity_of(service);
 			compiled->backends = backends.backends;
 			compiled->count = backends.count;
 		}
@@ -294,7 +310,8 @@ static const struct compiled_service *find_service(const struct service_list *li
 static bool same_service(const struct compiled_service *left,
 			 const struct compiled_service *right)
 {
-	if (left->service_id != right->service_id || left->count != right->count)
+	if (left->service_id != right->service_id || left->count != right->count ||
+	    left->affinity_seconds != right->affinity_seconds)
 		return false;
 	for (size_t i = 0; i < left->count; i++) {
 		if (left->backends[i].address != right->backends[i].address ||
@@ -372,8 +389,8 @@ int service_sync_apply(struct service_sync *sync, struct object_store *store, ch
 		if (old && old->count != SIZE_MAX && same_service(old, item))
 			continue;
 		if (datapath_service_write(sync->datapath, item->vip, item->port, item->protocol,
-					   item->service_id, item->backends, item->count, errbuf,
-					   errlen) < 0)
+					   item->service_id, item->backends, item->count,
+					   item->affinity_seconds, errbuf, errlen) < 0)
 			goto out;
 		if (old && old->service_id != item->service_id)
 			datapath_service_delete(sync->datapath, 0, 0, 0, old->service_id);

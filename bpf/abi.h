@@ -25,6 +25,7 @@
 #define WEIR_MAP_SERVICES "services"
 #define WEIR_MAP_BACKENDS "backends"
 #define WEIR_MAP_MAGLEV "maglev"
+#define WEIR_MAP_AFFINITY "affinity"
 #define WEIR_PROGRAMS_DIR "programs"
 #define WEIR_PROG_FROM_POD "from_pod"
 #define WEIR_PROG_TO_POD "to_pod"
@@ -152,7 +153,8 @@ enum weir_ct_state {
 };
 
 #define WEIR_CT_FLAG_SEEN_REPLY (1U << 0)
-#define WEIR_CT_FLAG_SERVICE (1U << 1) /* a client->VIP entry: nat_* is the chosen backend */
+#define WEIR_CT_FLAG_SERVICE (1U << 1) /* a client->VIP entry: nat_* is the chosen backend,
+					* rule_id its backend id */
 #define WEIR_CT_FLAG_REVNAT (1U << 2)  /* a client->backend entry: replies get nat_* as source */
 
 struct weir_ct_entry {
@@ -177,10 +179,24 @@ struct weir_service_key {
 	__u8 reserved;
 };
 
+#define WEIR_SERVICE_FLAG_AFFINITY (1U << 0) /* sessionAffinity: ClientIP */
+
 struct weir_service {
 	__u32 service_id;    /* names the Maglev table */
 	__u32 backend_count; /* 0: the client is refused at once */
-	__u32 flags;
+	__u32 flags;	     /* WEIR_SERVICE_FLAG_* */
+	__u32 affinity_seconds;
+};
+
+/* affinity: {service id, client address} -> the client's backend while it keeps coming back. */
+struct weir_affinity_key {
+	__u32 service_id;
+	__u32 client; /* network byte order */
+};
+
+struct weir_affinity {
+	__u64 last_used_ns;
+	__u32 backend_id;
 	__u32 reserved;
 };
 

@@ -121,11 +121,11 @@ struct service_backend {
  * of backends, not their order, and a change moves few slots. */
 void maglev_populate(const struct service_backend *backends, size_t count, uint32_t *table);
 
-/* Writes backends, then the Maglev table, then the service entry, so a packet never finds a
+/* affinity_seconds > 0: sessionAffinity ClientIP with that timeout. Writes backends, then the Maglev table, then the service entry, so a packet never finds a
  * service whose table points nowhere. count 0 keeps the service (clients are refused at once). */
 int datapath_service_write(struct datapath *datapath, uint32_t vip, uint16_t port, uint8_t protocol,
 			   uint32_t service_id, const struct service_backend *backends,
-			   size_t count, char *errbuf, size_t errlen);
+			   size_t count, uint32_t affinity_seconds, char *errbuf, size_t errlen);
 /* Removes the service entry first, then its table. */
 int datapath_service_delete(struct datapath *datapath, uint32_t vip, uint16_t port,
 			    uint8_t protocol, uint32_t service_id);

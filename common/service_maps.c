@@ -84,12 +84,14 @@ out:
 
 int datapath_service_write(struct datapath *datapath, uint32_t vip, uint16_t port, uint8_t protocol,
 			   uint32_t service_id, const struct service_backend *backends,
-			   size_t count, char *errbuf, size_t errlen)
+			   size_t count, uint32_t affinity_seconds, char *errbuf, size_t errlen)
 {
 	struct weir_service_key key = { .address = htonl(vip), .port = htons(port),
 					.protocol = protocol };
 	struct weir_service service = { .service_id = service_id,
-					.backend_count = (uint32_t)count };
+					.backend_count = (uint32_t)count,
+					.flags = affinity_seconds ? WEIR_SERVICE_FLAG_AFFINITY : 0,
+					.affinity_seconds = affinity_seconds };
 	uint32_t table[WEIR_MAGLEV_SIZE];
 	char text[16];
 

@@ -136,28 +136,45 @@ static __always_inline enum service_result service_translate(struct __sk_buff *s
 	ct_key_of(packet, &original);
 	tracked = ct_find(&original, now);
 	if (tracked && (tracked->flags & WEIR_CT_FLAG_SERVICE)) {
-		/* Keep the backend while it is still one of the Service's. */
-		struct weir_backend probe;
-		__builtin_memset(&probe, 0, sizeof(probe));
-		probe.address = tracked->nat_address;
-		probe.port = tracked->nat_port;
-		probe.protocol = packet->protocol;
-		backend = &probe;
-		ct_update(tracked, packet, 0, now);
-		if (nat_rewrite(skb, packet, 1, probe.address, probe.port) < 0)
-			return SERVICE_FAILED;
-		metrics_count(WEIR_COUNTER_SERVICE_TRANSLATED);
-		return SERVICE_TRANSLATED;
+		/* Keep the backend while it exists; once removed, the connection is chosen
+		 * again: the new backend resets a TCP stream it does not know (a clean end),
+		 * UDP simply moves on. */
+		__u32 kept_id = tracked->rule_id;
+		struct weir_backend *kept = bpf_map_lookup_elem(&backends, &kept_id);
+		if (kept && kept->address == tracked->nat_address &&
+		    kept->port == tracked->nat_port) {
+			ct_update(tracked, packet, 0, now);
+			if (nat_rewrite(skb, packet, 1, kept->address, kept->port) < 0)
+				return SERVICE_FAILED;
+			metrics_count(WEIR_COUNTER_SERVICE_TRANSLATED);
+			return SERVICE_TRANSLATED;
+		}
 	}
 	if (service->backend_count == 0)
 		return SERVICE_NO_BACKEND;
-	backend = backend_select(service, packet, &backend_id);
+	if (service->flags & WEIR_SERVICE_FLAG_AFFINITY) {
+		struct weir_affinity_key affinity_key = { service->service_id, packet->source };
+		struct weir_affinity *remembered = bpf_map_lookup_elem(&affinity, &affinity_key);
+		if (remembered &&
+		    now - remembered->last_used_ns < (__u64)service->affinity_seconds * 1000000000ULL) {
+			backend_id = remembered->backend_id;
+			backend = bpf_map_lookup_elem(&backends, &backend_id);
+		}
+	}
+	if (!backend)
+		backend = backend_select(service, packet, &backend_id);
 	if (!backend)
 		return SERVICE_NO_BACKEND;
+	if (service->flags & WEIR_SERVICE_FLAG_AFFINITY) {
+		struct weir_affinity_key affinity_key = { service->service_id, packet->source };
+		struct weir_affinity remembered = { .last_used_ns = now, .backend_id = backend_id };
+		bpf_map_update_elem(&affinity, &affinity_key, &remembered, BPF_ANY);
+	}
 	{
 		struct weir_ct_entry entry = {
 			.state = WEIR_CT_OPEN,
 			.flags = WEIR_CT_FLAG_SERVICE,
+			.rule_id = backend_id,
 			.nat_address = backend->address,
 			.nat_port = backend->port,
 			.expires_ns = now + ct_timeout(packet->protocol, WEIR_CT_ESTABLISHED),

@@ -126,6 +126,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } maglev SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEIR_MAX_CT);
+	__type(key, struct weir_affinity_key);
+	__type(value, struct weir_affinity);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} affinity SEC(".maps");
+
 /* Per-CPU event budget: not pinned, a new agent starts with a fresh budget. */
 struct event_budget {
 	__u64 window_start_ns;

@@ -25,7 +25,7 @@ static int program_service(uint16_t port, uint8_t protocol, const uint32_t *addr
 		backends[i].port = target_port;
 		backends[i].backend_id = (uint32_t)(100 + i);
 	}
-	return datapath_service_write(&datapath, VIP, port, protocol, SERVICE_ID, backends, count,
+	return datapath_service_write(&datapath, VIP, port, protocol, SERVICE_ID, backends, count, 0,
 				      errbuf, sizeof(errbuf));
 }
 
@@ -213,7 +213,55 @@ static void maglev_moves_few_clients_when_a_backend_goes(void)
 	}
 }
 
+static void client_ip_affinity_keeps_new_connections_on_one_backend(void)
+{
+	struct service_backend backends[3];
+	char errbuf[256];
+	uint32_t first = 0;
+
+	SETUP();
+	for (int i = 0; i < 3; i++) {
+		backends[i].address = REMOTE_POD + (uint32_t)i;
+		backends[i].port = 8080;
+		backends[i].backend_id = (uint32_t)(100 + i);
+	}
+	ASSERT_EQ(datapath_service_write(&datapath, VIP, 80, IPPROTO_TCP, SERVICE_ID, backends, 3,
+					 60, errbuf, sizeof(errbuf)),
+		  0, "service with ClientIP affinity");
+	for (int i = 0; i < 30; i++) {
+		struct packet_spec syn = tcp_from_a(VIP, 80, TCP_SYN);
+		struct run_result result;
+		syn.source_port = (uint16_t)(30000 + i);
+		result = run_spec(FROM_POD, &syn);
+		if (i == 0)
+			first = frame_destination(&result);
+		ASSERT_EQ(frame_destination(&result), first, "every connection of the client");
+	}
+}
+
+static void removed_backend_is_not_used_again(void)
+{
+	uint32_t addresses[2] = { REMOTE_POD, REMOTE_POD + 1 };
+	struct packet_spec syn = tcp_from_a(VIP, 80, TCP_SYN);
+	struct run_result result;
+	uint32_t chosen, survivor;
+
+	SETUP();
+	ASSERT_EQ(program_service(80, IPPROTO_TCP, addresses, 2, 8080), 0, "two backends");
+	result = run_spec(FROM_POD, &syn);
+	chosen = frame_destination(&result);
+	survivor = chosen == addresses[0] ? addresses[1] : addresses[0];
+	ASSERT_EQ(program_service(80, IPPROTO_TCP, &survivor, 1, 8080), 0, "one removed");
+	ASSERT_EQ(datapath_backend_delete(&datapath, chosen == addresses[0] ? 100 : 101), 0,
+		  "its backend entry deleted");
+	result = run_spec(FROM_POD, &syn);
+	ASSERT_EQ(frame_destination(&result), survivor, "the connection moves to the survivor");
+}
+
 const struct test_case service_tests[] = {
+	{ "client_ip_affinity_keeps_new_connections_on_one_backend",
+	  client_ip_affinity_keeps_new_connections_on_one_backend },
+	{ "removed_backend_is_not_used_again", removed_backend_is_not_used_again },
 	{ "service_translates_to_a_backend_with_valid_checksums",
 	  service_translates_to_a_backend_with_valid_checksums },
 	{ "udp_service_keeps_checksums_right", udp_service_keeps_checksums_right },
