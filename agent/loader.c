@@ -72,7 +72,9 @@ struct pod_bpf *datapath_load(const char *bpffs, char *errbuf, size_t errlen)
 	if (program_pin_replace(skeleton->progs.from_pod, programs_folder, WEIR_PROG_FROM_POD,
 				errbuf, errlen) < 0 ||
 	    program_pin_replace(skeleton->progs.to_pod, programs_folder, WEIR_PROG_TO_POD, errbuf,
-				errlen) < 0) {
+				errlen) < 0 ||
+	    program_pin_replace(skeleton->progs.from_uplink, programs_folder, WEIR_PROG_FROM_UPLINK,
+				errbuf, errlen) < 0) {
 		pod_bpf__destroy(skeleton);
 		return NULL;
 	}

@@ -357,6 +357,23 @@ int main(int argc, char **argv)
 		if (reattach.count)
 			log_info("moved %d existing endpoints to the loaded programs", reattach.count);
 	}
+	if (agent.options.devices) {
+		char list[512], *saveptr = NULL;
+		snprintf(list, sizeof(list), "%s", agent.options.devices);
+		for (char *device = strtok_r(list, ",", &saveptr); device;
+		     device = strtok_r(NULL, ",", &saveptr)) {
+			unsigned ifindex = if_nametoindex(device);
+			if (!ifindex ||
+			    tc_attach_ingress((int)ifindex,
+					      bpf_program__fd(agent.skeleton->progs.from_uplink),
+					      errbuf, sizeof(errbuf)) < 0) {
+				log_error("--devices %s: %s", device,
+					  ifindex ? errbuf : "no such interface");
+				goto out;
+			}
+			log_info("serving NodePorts on %s", device);
+		}
+	}
 	if (directory_create(agent.options.state_dir, 0700) < 0) {
 		log_error("create --state-dir %s: %s", agent.options.state_dir, strerror(errno));
 		goto out;

@@ -13,7 +13,8 @@ static void usage(FILE *stream)
 		"usage: weir-agent --node-name NAME [--kubeconfig FILE | --standalone DIR]\n"
 		"                  [--pod-cidr CIDR] [--bpffs DIR] [--state-dir DIR]\n"
 		"                  [--cni-conf-dir DIR] [--metrics-addr HOST:PORT]\n"
-		"                  [--flow-log FILE|-] [--mtu N] [--log-format json|text]\n");
+		"                  [--flow-log FILE|-] [--mtu N] [--log-format json|text]\n"
+		"                  [--devices IFACE[,IFACE...]]\n");
 }
 
 int agent_options_parse(int argc, char **argv, struct agent_options *options)
@@ -30,6 +31,7 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		{ "flow-log", required_argument, 0, 'f' },
 		{ "mtu", required_argument, 0, 'u' },
 		{ "log-format", required_argument, 0, 'l' },
+		{ "devices", required_argument, 0, 'D' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -52,6 +54,7 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		case 'c': options->cni_conf_dir = optarg; break;
 		case 'm': options->metrics_addr = optarg; break;
 		case 'f': options->flow_log = optarg; break;
+		case 'D': options->devices = optarg; break;
 		case 'u': {
 			char *end;
 			long mtu = strtol(optarg, &end, 10);

@@ -18,6 +18,7 @@ struct agent_options {
 	const char *cni_conf_dir;
 	const char *metrics_addr;
 	const char *flow_log;
+	const char *devices; /* comma-separated uplinks that serve NodePorts */
 	int mtu;
 	bool log_json; /* --log-format json */
 };

@@ -283,7 +283,8 @@ struct reconciler *reconciler_new(struct object_store *store, const char *node_n
 		goto fail;
 	written_state_load(reconciler);
 	reconciler->services_dirty = true;
-	reconciler->services = service_sync_new(state_dir, &reconciler->datapath, errbuf, errlen);
+	reconciler->services =
+		service_sync_new(state_dir, node_name, &reconciler->datapath, errbuf, errlen);
 	if (!reconciler->services)
 		goto fail;
 	return reconciler;
@@ -357,6 +358,7 @@ void reconciler_note(struct reconciler *reconciler, enum kube_kind kind, const c
 		break;
 	case KIND_NODE:
 		reconciler->isolated_dirty = true;
+		reconciler->services_dirty = true; /* NodePorts live on node addresses */
 		break;
 	case KIND_SERVICE:
 	case KIND_ENDPOINTSLICE:

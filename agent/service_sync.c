@@ -37,6 +37,7 @@ struct service_list {
 
 struct service_sync {
 	char state_dir[512];
+	char node_name[256];
 	struct datapath *datapath;
 	struct id_table *service_ids;
 	struct id_table *backend_ids;
@@ -72,8 +73,8 @@ static void table_path(const struct service_sync *sync, const char *name, char *
 	snprintf(path, size, "%s/%s", sync->state_dir, name);
 }
 
-struct service_sync *service_sync_new(const char *state_dir, struct datapath *datapath,
-				      char *errbuf, size_t errlen)
+struct service_sync *service_sync_new(const char *state_dir, const char *node_name,
+				      struct datapath *datapath, char *errbuf, size_t errlen)
 {
 	struct service_sync *sync = calloc(1, sizeof(*sync));
 	char path[600];
@@ -83,6 +84,7 @@ struct service_sync *service_sync_new(const char *state_dir, struct datapath *da
 		return NULL;
 	}
 	snprintf(sync->state_dir, sizeof(sync->state_dir), "%s", state_dir);
+	snprintf(sync->node_name, sizeof(sync->node_name), "%s", node_name);
 	sync->datapath = datapath;
 	sync->service_ids = id_table_new(1, WEIR_MAX_SERVICES * 4);
 	sync->backend_ids = id_table_new(1, 0x7fffffff);
@@ -135,6 +137,7 @@ struct backend_scan {
 	const char *port_name;
 	uint8_t protocol;
 	bool want_ready; /* pass 1: ready; pass 2: serving and terminating */
+	bool local_only; /* a "Local" traffic policy: endpoints of this node only */
 	struct service_backend *backends;
 	size_t count;
 };
@@ -181,6 +184,11 @@ static void scan_slice(cJSON *slice, void *opaque)
 
 		if (scan->want_ready ? !ready : !(serving && terminating))
 			continue;
+		if (scan->local_only) {
+			const char *node = object_string(endpoint, "nodeName");
+			if (!node || strcmp(node, scan->sync->node_name) != 0)
+				continue;
+		}
 		cJSON_ArrayForEach(address, cJSON_GetObjectItemCaseSensitive(endpoint, "addresses"))
 		{
 			uint32_t value;
@@ -230,66 +238,99 @@ struct service_scan {
 	bool failed;
 };
 
+/* One datapath entry: address:port/protocol of a Service port, with its backends. */
+static void add_entry(struct service_scan *scan, const cJSON *service, const char *kind,
+		      const char *address_text, uint32_t address, uint16_t port, uint8_t protocol,
+		      const char *port_name, bool local_only)
+{
+	struct backend_scan backends = { scan->sync, service, port_name, protocol, true, local_only,
+					 NULL, 0 };
+	struct compiled_service *compiled;
+	char key[700];
+
+	backends.backends = calloc(MAX_SERVICE_BACKENDS, sizeof(*backends.backends));
+	compiled = backends.backends ? list_add(scan->desired) : NULL;
+	if (!compiled) {
+		free(backends.backends);
+		scan->failed = true;
+		return;
+	}
+	object_store_for_each(scan->store, KIND_ENDPOINTSLICE, scan_slice, &backends);
+	if (backends.count == 0) {
+		backends.want_ready = false;
+		object_store_for_each(scan->store, KIND_ENDPOINTSLICE, scan_slice, &backends);
+	}
+	qsort(backends.backends, backends.count, sizeof(*backends.backends),
+	      compare_backend_entries);
+	snprintf(key, sizeof(key), "%s/%s %s %s:%u/%u", object_namespace(service),
+		 object_name(service), kind, address_text, port, protocol);
+	compiled->vip = address;
+	compiled->port = port;
+	compiled->protocol = protocol;
+	compiled->service_id = id_table_use(scan->sync->service_ids, key);
+	compiled->affinity_seconds = affinity_of(service);
+	compiled->backends = backends.backends;
+	compiled->count = backends.count;
+}
+
+static bool policy_is_local(const cJSON *service, const char *field)
+{
+	const char *value = object_string(service, field);
+
+	return value && strcmp(value, "Local") == 0;
+}
+
 static void compile_service(cJSON *service, void *opaque)
 {
 	struct service_scan *scan = opaque;
 	const char *type = object_string(service, "spec.type");
 	const cJSON *addresses = object_child(service, "spec.clusterIPs"), *address, *port;
 	const char *single = object_string(service, "spec.clusterIP");
+	bool node_ports = type && (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0);
 	cJSON *fallback = NULL;
+	cJSON *node = object_store_get(scan->store, KIND_NODE, "", scan->sync->node_name);
 
 	if (type && strcmp(type, "ExternalName") == 0)
 		return;
 	if (!addresses || cJSON_GetArraySize(addresses) == 0) {
-		if (!single)
-			return;
 		fallback = cJSON_CreateArray();
-		cJSON_AddItemToArray(fallback, cJSON_CreateString(single));
+		if (single)
+			cJSON_AddItemToArray(fallback, cJSON_CreateString(single));
 		addresses = fallback;
 	}
-	cJSON_ArrayForEach(address, addresses)
+	cJSON_ArrayForEach(port, object_child(service, "spec.ports"))
 	{
-		uint32_t vip;
-		if (!cJSON_IsString(address) || ipv4_address_parse(address->valuestring, &vip) < 0)
-			continue; /* "None" (headless) and IPv6 */
-		cJSON_ArrayForEach(port, object_child(service, "spec.ports"))
-		{
-			const cJSON *number = cJSON_GetObjectItemCaseSensitive(port, "port");
-			uint8_t protocol = protocol_of(object_string(port, "protocol"));
-			struct backend_scan backends = { scan->sync, service,
-							 object_string(port, "name"), protocol, true,
-							 NULL, 0 };
-			struct compiled_service *compiled;
-			char key[700];
+		const cJSON *number = cJSON_GetObjectItemCaseSensitive(port, "port");
+		const cJSON *node_port = cJSON_GetObjectItemCaseSensitive(port, "nodePort");
+		uint8_t protocol = protocol_of(object_string(port, "protocol"));
+		const char *port_name = object_string(port, "name");
+		const cJSON *node_address;
 
-			if (!cJSON_IsNumber(number) || number->valueint < 1 ||
-			    number->valueint > 65535 || !protocol)
+		if (!cJSON_IsNumber(number) || number->valueint < 1 || number->valueint > 65535 ||
+		    !protocol)
+			continue;
+		cJSON_ArrayForEach(address, addresses)
+		{
+			uint32_t vip;
+			if (!cJSON_IsString(address) ||
+			    ipv4_address_parse(address->valuestring, &vip) < 0)
+				continue; /* "None" (headless) and IPv6 */
+			add_entry(scan, service, "cluster-ip", address->valuestring, vip,
+				  (uint16_t)number->valueint, protocol, port_name,
+				  policy_is_local(service, "spec.internalTrafficPolicy"));
+		}
+		if (!node_ports || !node || !cJSON_IsNumber(node_port) || node_port->valueint < 1 ||
+		    node_port->valueint > 65535)
+			continue;
+		cJSON_ArrayForEach(node_address, object_child(node, "status.addresses"))
+		{
+			const char *text = object_string(node_address, "address");
+			uint32_t value;
+			if (!text || ipv4_address_parse(text, &value) < 0)
 				continue;
-			backends.backends = calloc(MAX_SERVICE_BACKENDS, sizeof(*backends.backends));
-			compiled = backends.backends ? list_add(scan->desired) : NULL;
-			if (!compiled) {
-				free(backends.backends);
-				scan->failed = true;
-				continue;
-			}
-			object_store_for_each(scan->store, KIND_ENDPOINTSLICE, scan_slice, &backends);
-			if (backends.count == 0) {
-				backends.want_ready = false;
-				object_store_for_each(scan->store, KIND_ENDPOINTSLICE, scan_slice,
-						      &backends);
-			}
-			qsort(backends.backends, backends.count, sizeof(*backends.backends),
-			      compare_backend_entries);
-			snprintf(key, sizeof(key), "%s/%s %s:%d/%u", object_namespace(service),
-				 object_name(service), address->valuestring, number->valueint,
-				 protocol);
-			compiled->vip = vip;
-			compiled->port = (uint16_t)number->valueint;
-			compiled->protocol = protocol;
-			compiled->service_id = id_table_use(scan->sync->service_ids, key);
-			compiled->affinity_seconds = affinity_of(service);
-			compiled->backends = backends.backends;
-			compiled->count = backends.count;
+			add_entry(scan, service, "node-port", text, value,
+				  (uint16_t)node_port->valueint, protocol, port_name,
+				  policy_is_local(service, "spec.externalTrafficPolicy"));
 		}
 	}
 	cJSON_Delete(fallback);

@@ -11,8 +11,10 @@
 
 struct service_sync;
 
-struct service_sync *service_sync_new(const char *state_dir, struct datapath *datapath,
-				      char *errbuf, size_t errlen);
+/* node_name: NodePorts are served on this node's addresses; "Local" traffic policies keep
+ * the endpoints on this node. */
+struct service_sync *service_sync_new(const char *state_dir, const char *node_name,
+				      struct datapath *datapath, char *errbuf, size_t errlen);
 void service_sync_free(struct service_sync *sync);
 
 /* Compiles every Service and writes what changed. Returns 0 or -1 with errbuf. */

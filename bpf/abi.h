@@ -29,6 +29,7 @@
 #define WEIR_PROGRAMS_DIR "programs"
 #define WEIR_PROG_FROM_POD "from_pod"
 #define WEIR_PROG_TO_POD "to_pod"
+#define WEIR_PROG_FROM_UPLINK "from_uplink"
 
 #define WEIR_MAX_ENDPOINTS 65536
 #define WEIR_MAX_IPCACHE 262144

@@ -260,6 +260,48 @@ int from_pod(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/* On the node's uplink (TC ingress): traffic from outside to a NodePort is translated to a
+ * backend and judged by that backend's ingress policy, with the client's identity (world,
+ * or what the ipcache says). Everything else goes on to the host stack untouched. */
+SEC("tc")
+int from_uplink(struct __sk_buff *skb)
+{
+	struct packet packet = {};
+	enum parse_result parsed = parse_packet(skb, &packet);
+	struct service_nat nat = {};
+	struct reverse_nat reverse = {};
+	struct weir_endpoint *destination;
+	__u32 destination_endpoint_id = 0;
+	int verdict;
+
+	if (parsed != PARSE_IPV4 || packet.is_later_fragment)
+		return TC_ACT_OK; /* the host's own traffic: not weir's to judge */
+	switch (service_translate(skb, &packet, &nat, bpf_ktime_get_ns())) {
+	case SERVICE_NONE:
+		return TC_ACT_OK;
+	case SERVICE_NO_BACKEND:
+		drop_packet(&packet, 0, WEIR_DROP_NO_SERVICE_BACKEND, WEIR_DIRECTION_INGRESS, 0, 0);
+		return TC_ACT_SHOT;
+	case SERVICE_FAILED:
+		return drop_packet(&packet, 0, WEIR_DROP_MALFORMED, WEIR_DIRECTION_INGRESS, 0, 0);
+	default:
+		break;
+	}
+	destination = endpoint_by_address(packet.destination);
+	if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
+		destination_endpoint_id = destination->endpoint_id;
+	else
+		destination = 0;
+	verdict = enforce(skb, &packet, 0, 0, destination_endpoint_id, &nat, &reverse);
+	if (verdict != CONTINUE)
+		return verdict;
+	if (destination) {
+		endpoint_account(destination, 0, packet.length);
+		return deliver_to_local_pod(skb, &packet, destination);
+	}
+	return TC_ACT_OK;
+}
+
 SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {

@@ -105,6 +105,11 @@ static int host_forwarding_enable(const char *host_ifname, struct cni_error *err
 	/* weir's datapath is IPv4 only: no IPv6 link-local chatter on the host veth. */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", host_ifname);
 	sysctl_write(path, "1");
+	/* NodePort replies leave the pod with the node's own address as their source (the
+	 * datapath translated them back); the host must route them instead of calling them
+	 * martians. */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local", host_ifname);
+	sysctl_write(path, "1");
 	return 0;
 }
 

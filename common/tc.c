@@ -47,6 +47,19 @@ int tc_attach_pod_programs(int ifindex, int from_pod_fd, int to_pod_fd, char *er
 	return attach_one(ifindex, BPF_TC_EGRESS, to_pod_fd, errbuf, errlen);
 }
 
+int tc_attach_ingress(int ifindex, int prog_fd, char *errbuf, size_t errlen)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err < 0 && err != -EEXIST) {
+		snprintf(errbuf, errlen, "add clsact qdisc to ifindex %d: %s", ifindex,
+			 strerror(-err));
+		return err;
+	}
+	return attach_one(ifindex, BPF_TC_INGRESS, prog_fd, errbuf, errlen);
+}
+
 static __u32 program_id(int prog_fd)
 {
 	struct bpf_prog_info info;

@@ -149,3 +149,47 @@ spec:
     sleep 0.2
     assert_eq "$(tcp_names 3)" "TimeoutError=3" "the client is denied by the backends' policy"
 }
+
+test_node_port_serves_a_client_outside_the_node() {
+    node_create
+    # An outside client: its own namespace, wired to the node's uplink.
+    netns_add "$TEST_ID-outside"
+    ip link add "u$TEST_ID" type veth peer name "o$TEST_ID"
+    ip link set "u$TEST_ID" netns "$NODE_NETNS"
+    ip link set "o$TEST_ID" netns "$TEST_ID-outside"
+    in_node ip link set "u$TEST_ID" name uplink0
+    in_node ip addr add 192.168.77.1/24 dev uplink0
+    in_node ip link set uplink0 up
+    ip -n "$TEST_ID-outside" link set "o$TEST_ID" name eth0
+    ip -n "$TEST_ID-outside" addr add 192.168.77.2/24 dev eth0
+    ip -n "$TEST_ID-outside" link set eth0 up
+    mkdir -p "$MANIFESTS"
+    write_manifest node.json "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$TEST_ID\"},
+        \"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"192.168.77.1\"}]}}"
+    agent_start --devices uplink0
+    pod_create b1; ip_b1=$POD_IP
+    name_server b1
+    local before
+    before=$(status_field appliedChanges)
+    write_manifest service.json "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"namespace\":\"e2e\",\"name\":\"web\"},
+        \"spec\":{\"type\":\"NodePort\",\"externalTrafficPolicy\":\"Local\",\"clusterIP\":\"$SVC_VIP\",\"ports\":[
+        {\"name\":\"http\",\"port\":80,\"targetPort\":8080,\"nodePort\":30080,\"protocol\":\"TCP\"}]}}"
+    write_manifest slice.json "$(endpoint_slice web-1 "$ip_b1" | python3 -c "
+import json, sys
+s = json.load(sys.stdin)
+for e in s['endpoints']: e['nodeName'] = '$TEST_ID'
+print(json.dumps(s))")"
+    wait_applied_after "$before"
+    sleep 0.2
+    got=$(ip netns exec "$TEST_ID-outside" python3 -c '
+import socket
+try:
+    s = socket.create_connection(("192.168.77.1", 30080), timeout=2)
+    print(s.recv(16).decode(), s.getpeername()[0])
+except Exception as error:
+    print(type(error).__name__)
+')
+    assert_eq "$got" "b1 192.168.77.1" "outside client through the NodePort"
+    [ "$(in_node "$WEIRCTL" --bpffs "$BPFFS" counters | awk '$1 == "service_reply_translated" {print $2}')" -ge 1 ] ||
+        fail "replies were not translated back"
+}
