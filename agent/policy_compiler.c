@@ -94,12 +94,52 @@ char *pod_identity_key(struct object_store *store, const cJSON *pod)
 	return key;
 }
 
+#define IDENTITY_CACHE_BUCKETS 16384
+
+struct cached_identity {
+	struct cached_identity *next;
+	const cJSON *pod;
+	const struct id_table *table;
+	uint32_t identity;
+};
+
+static struct cached_identity *identity_cache[IDENTITY_CACHE_BUCKETS];
+
+void pod_identity_cache_reset(void)
+{
+	for (size_t i = 0; i < IDENTITY_CACHE_BUCKETS; i++) {
+		while (identity_cache[i]) {
+			struct cached_identity *next = identity_cache[i]->next;
+			free(identity_cache[i]);
+			identity_cache[i] = next;
+		}
+	}
+}
+
 uint32_t pod_identity(struct object_store *store, struct id_table *identities, const cJSON *pod)
 {
-	char *key = pod_identity_key(store, pod);
-	uint32_t identity = key ? id_table_use(identities, key) : 0;
+	size_t bucket = ((uintptr_t)pod >> 4) % IDENTITY_CACHE_BUCKETS;
+	struct cached_identity *cached;
+	char *key;
+	uint32_t identity;
 
+	for (cached = identity_cache[bucket]; cached; cached = cached->next) {
+		if (cached->pod == pod && cached->table == identities)
+			return cached->identity;
+	}
+	key = pod_identity_key(store, pod);
+	identity = key ? id_table_use(identities, key) : 0;
 	free(key);
+	cached = malloc(sizeof(*cached));
+	if (cached && identity) {
+		cached->pod = pod;
+		cached->table = identities;
+		cached->identity = identity;
+		cached->next = identity_cache[bucket];
+		identity_cache[bucket] = cached;
+	} else {
+		free(cached);
+	}
 	return identity;
 }
 

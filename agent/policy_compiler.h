@@ -35,7 +35,10 @@ struct compiler_tables {
 /* The identity key of a pod: its namespace, the namespace's labels and its own labels,
  * canonical (sorted), so equal sets share one identity. */
 char *pod_identity_key(struct object_store *store, const cJSON *pod);
-/* The pod's identity, allocating it in this pass; 0 when the table is full. */
+/* Forgets the identities remembered during a pass (objects may change between passes). */
+void pod_identity_cache_reset(void);
+/* The pod's identity, allocating it in this pass; 0 when the table is full. Remembered per
+ * pod object until pod_identity_cache_reset, since every peer lookup asks again. */
 uint32_t pod_identity(struct object_store *store, struct id_table *identities, const cJSON *pod);
 
 /* The pod's IPv4 addresses from status.podIPs / status.podIP (host byte order). */

@@ -310,6 +310,7 @@ void reconciler_free(struct reconciler *reconciler)
 	}
 	free(reconciler->written_ipcache.items);
 	address_names_clear(reconciler);
+	pod_identity_cache_reset();
 	while (reconciler->dirty_namespaces) {
 		struct dirty_namespace *next = reconciler->dirty_namespaces->next;
 		free(reconciler->dirty_namespaces);
@@ -668,6 +669,7 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 
 	endpoint_record_for_each(reconciler->state_dir, collect_endpoint, &endpoints);
 
+	pod_identity_cache_reset();
 	id_table_begin_pass(reconciler->tables.identities);
 	id_table_begin_pass(reconciler->tables.cidr_identities);
 	id_table_begin_pass(reconciler->tables.rules);

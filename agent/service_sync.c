@@ -131,6 +131,45 @@ static bool same_name(const char *left, const char *right)
 	return strcmp(left ? left : "", right ? right : "") == 0;
 }
 
+/* EndpointSlices by "namespace/service-name", built once per pass: a Service finds its slices
+ * by binary search instead of scanning them all. */
+struct slice_ref {
+	char key[512];
+	const cJSON *slice;
+};
+
+struct slice_index {
+	struct slice_ref *refs;
+	size_t count, capacity;
+};
+
+static void index_slice(cJSON *slice, void *opaque)
+{
+	struct slice_index *index = opaque;
+	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(object_child(slice, "metadata.labels"),
+							     "kubernetes.io/service-name");
+
+	if (!cJSON_IsString(owner))
+		return;
+	if (index->count == index->capacity) {
+		size_t capacity = index->capacity ? index->capacity * 2 : 256;
+		struct slice_ref *grown = realloc(index->refs, capacity * sizeof(*grown));
+		if (!grown)
+			return;
+		index->refs = grown;
+		index->capacity = capacity;
+	}
+	snprintf(index->refs[index->count].key, sizeof(index->refs[0].key), "%s/%s",
+		 object_namespace(slice), owner->valuestring);
+	index->refs[index->count].slice = slice;
+	index->count++;
+}
+
+static int compare_slice_refs(const void *left, const void *right)
+{
+	return strcmp(((const struct slice_ref *)left)->key, ((const struct slice_ref *)right)->key);
+}
+
 struct backend_scan {
 	struct service_sync *sync;
 	const cJSON *service;
@@ -149,19 +188,11 @@ static bool condition(const cJSON *endpoint, const char *name, bool absent)
 	return cJSON_IsBool(value) ? cJSON_IsTrue(value) : absent;
 }
 
-static void scan_slice(cJSON *slice, void *opaque)
+static void scan_slice(const cJSON *slice, struct backend_scan *scan)
 {
-	struct backend_scan *scan = opaque;
-	const char *service_name = object_name(scan->service);
-	const cJSON *labels = object_child(slice, "metadata.labels");
-	const cJSON *owner_label = cJSON_GetObjectItemCaseSensitive(labels,
-								   "kubernetes.io/service-name");
 	const cJSON *port, *endpoint;
 	int target = -1;
 
-	if (strcmp(object_namespace(slice), object_namespace(scan->service)) != 0 ||
-	    !cJSON_IsString(owner_label) || strcmp(owner_label->valuestring, service_name) != 0)
-		return;
 	if (object_string(slice, "addressType") && strcmp(object_string(slice, "addressType"),
 							   "IPv4") != 0)
 		return;
@@ -235,8 +266,31 @@ struct service_scan {
 	struct service_sync *sync;
 	struct object_store *store;
 	struct service_list *desired;
+	struct slice_index slices;
+	struct service_backend *scratch; /* MAX_SERVICE_BACKENDS, reused for every entry */
 	bool failed;
 };
+
+static void scan_slices_of(struct service_scan *scan, const cJSON *service,
+			   struct backend_scan *backends)
+{
+	struct slice_ref wanted;
+	size_t low = 0, high = scan->slices.count;
+
+	snprintf(wanted.key, sizeof(wanted.key), "%s/%s", object_namespace(service),
+		 object_name(service));
+	while (low < high) { /* the first ref not below the key */
+		size_t middle = (low + high) / 2;
+		if (compare_slice_refs(&scan->slices.refs[middle], &wanted) < 0)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	for (size_t i = low; i < scan->slices.count &&
+			     strcmp(scan->slices.refs[i].key, wanted.key) == 0;
+	     i++)
+		scan_slice(scan->slices.refs[i].slice, backends);
+}
 
 /* One datapath entry: address:port/protocol of a Service port, with its backends. */
 static void add_entry(struct service_scan *scan, const cJSON *service, const char *kind,
@@ -244,24 +298,32 @@ static void add_entry(struct service_scan *scan, const cJSON *service, const cha
 		      const char *port_name, bool local_only)
 {
 	struct backend_scan backends = { scan->sync, service, port_name, protocol, true, local_only,
-					 NULL, 0 };
-	struct compiled_service *compiled;
+					 scan->scratch, 0 };
+	struct compiled_service *compiled = list_add(scan->desired);
 	char key[700];
 
-	backends.backends = calloc(MAX_SERVICE_BACKENDS, sizeof(*backends.backends));
-	compiled = backends.backends ? list_add(scan->desired) : NULL;
 	if (!compiled) {
-		free(backends.backends);
 		scan->failed = true;
 		return;
 	}
-	object_store_for_each(scan->store, KIND_ENDPOINTSLICE, scan_slice, &backends);
+	scan_slices_of(scan, service, &backends);
 	if (backends.count == 0) {
 		backends.want_ready = false;
-		object_store_for_each(scan->store, KIND_ENDPOINTSLICE, scan_slice, &backends);
+		scan_slices_of(scan, service, &backends);
 	}
 	qsort(backends.backends, backends.count, sizeof(*backends.backends),
 	      compare_backend_entries);
+	/* Keep only what is used: thousands of Services must not hold the scratch size each. */
+	backends.backends = NULL;
+	if (backends.count) {
+		backends.backends = malloc(backends.count * sizeof(*backends.backends));
+		if (!backends.backends) {
+			scan->failed = true;
+			scan->desired->count--;
+			return;
+		}
+		memcpy(backends.backends, scan->scratch, backends.count * sizeof(*backends.backends));
+	}
 	snprintf(key, sizeof(key), "%s/%s %s %s:%u/%u", object_namespace(service),
 		 object_name(service), kind, address_text, port, protocol);
 	compiled->vip = address;
@@ -408,7 +470,7 @@ int service_sync_apply(struct service_sync *sync, struct object_store *store, ch
 		       size_t errlen)
 {
 	struct service_list desired = { 0 };
-	struct service_scan scan = { sync, store, &desired, false };
+	struct service_scan scan = { sync, store, &desired, { 0 }, NULL, false };
 	size_t written = 0, removed = 0;
 	char path[600];
 	int result = -1;
@@ -419,7 +481,17 @@ int service_sync_apply(struct service_sync *sync, struct object_store *store, ch
 	}
 	id_table_begin_pass(sync->service_ids);
 	id_table_begin_pass(sync->backend_ids);
-	object_store_for_each(store, KIND_SERVICE, compile_service, &scan);
+	scan.scratch = calloc(MAX_SERVICE_BACKENDS, sizeof(*scan.scratch));
+	object_store_for_each(store, KIND_ENDPOINTSLICE, index_slice, &scan.slices);
+	if (scan.slices.count)
+		qsort(scan.slices.refs, scan.slices.count, sizeof(*scan.slices.refs),
+		      compare_slice_refs);
+	if (scan.scratch)
+		object_store_for_each(store, KIND_SERVICE, compile_service, &scan);
+	else
+		scan.failed = true;
+	free(scan.scratch);
+	free(scan.slices.refs);
 	if (scan.failed) {
 		snprintf(errbuf, errlen, "compile services: out of memory");
 		goto out;

@@ -41,7 +41,7 @@
 #define WEIR_MAX_SERVICES 65536
 #define WEIR_MAX_BACKENDS 262144
 #define WEIR_MAGLEV_SIZE 251 /* slots per service: prime, so every backend permutation is full */
-#define WEIR_MAX_MAGLEV (WEIR_MAX_SERVICES * 16)
+#define WEIR_MAX_MAGLEV (1 << 24) /* room for every service port's table; allocated on use */
 
 /* ---- identities ---------------------------------------------------------------------------- */
 

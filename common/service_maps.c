@@ -108,14 +108,23 @@ int datapath_service_write(struct datapath *datapath, uint32_t vip, uint16_t por
 		}
 	}
 	maglev_populate(backends, count, table);
-	for (uint32_t slot = 0; slot < WEIR_MAGLEV_SIZE && count > 0; slot++) {
-		struct weir_maglev_key maglev_key = { service_id, slot };
-		if (table[slot] >= count)
-			continue;
-		if (bpf_map_update_elem(datapath->maglev_fd, &maglev_key,
-					&backends[table[slot]].backend_id, BPF_ANY) < 0) {
+	if (count > 0) {
+		/* One batched syscall per table instead of one per slot. */
+		struct weir_maglev_key keys[WEIR_MAGLEV_SIZE];
+		uint32_t values[WEIR_MAGLEV_SIZE];
+		__u32 batch = 0;
+
+		for (uint32_t slot = 0; slot < WEIR_MAGLEV_SIZE; slot++) {
+			if (table[slot] >= count)
+				continue;
+			keys[batch].service_id = service_id;
+			keys[batch].slot = slot;
+			values[batch] = backends[table[slot]].backend_id;
+			batch++;
+		}
+		if (bpf_map_update_batch(datapath->maglev_fd, keys, values, &batch, NULL) < 0) {
 			int err = -errno;
-			snprintf(errbuf, errlen, "write Maglev slot %u of service %u: %s", slot,
+			snprintf(errbuf, errlen, "write the Maglev table of service %u: %s",
 				 service_id, strerror(errno));
 			return err;
 		}
@@ -137,9 +146,20 @@ int datapath_service_delete(struct datapath *datapath, uint32_t vip, uint16_t po
 
 	if (bpf_map_delete_elem(datapath->services_fd, &key) < 0 && errno != ENOENT)
 		return -errno;
-	for (uint32_t slot = 0; slot < WEIR_MAGLEV_SIZE; slot++) {
-		struct weir_maglev_key maglev_key = { service_id, slot };
-		bpf_map_delete_elem(datapath->maglev_fd, &maglev_key);
+	{
+		struct weir_maglev_key keys[WEIR_MAGLEV_SIZE];
+		__u32 batch = WEIR_MAGLEV_SIZE;
+
+		for (uint32_t slot = 0; slot < WEIR_MAGLEV_SIZE; slot++) {
+			keys[slot].service_id = service_id;
+			keys[slot].slot = slot;
+		}
+		/* A partial table (fewer slots written) stops the batch at the first missing
+		 * key; fall back to one by one then. */
+		if (bpf_map_delete_batch(datapath->maglev_fd, keys, &batch, NULL) < 0) {
+			for (uint32_t slot = batch; slot < WEIR_MAGLEV_SIZE; slot++)
+				bpf_map_delete_elem(datapath->maglev_fd, &keys[slot]);
+		}
 	}
 	return 0;
 }

@@ -80,6 +80,11 @@ spec:
     assert_eq "$(tcp_probe a "$ip_b" 8080)" ok "client -> server:http (named port)"
     assert_eq "$(tcp_probe a "$ip_b" 9090)" TimeoutError "client -> server:9090 not allowed"
     assert_eq "$(status_field isolatedEndpoints)" 1 "one isolated endpoint"
+    words=$(in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" policy e2e/b)
+    assert_contains "$words" "isolated by e2e/server-only-from-client" "weirctl policy names the isolating policy"
+    assert_contains "$words" "from e2e: app=client: TCP 8080-8080 (allowed by e2e/server-only-from-client)" "weirctl policy explains the rule"
+    assert_contains "$words" "egress of e2e/b" "both directions"
+    assert_contains "$(in_node "$WEIRCTL" --state-dir "$STATE_DIR" identities)" "e2e: app=server" "weirctl identities"
     sleep 0.2
     flow_line() { # jq-free filter: python expression over d
         python3 -c "

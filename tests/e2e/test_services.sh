@@ -101,6 +101,9 @@ print(data.decode(), peer[0], peer[1])
 ' "$SVC_VIP")
     case "$got" in b1*|b2*|b3*) ;; *) fail "UDP through the VIP: $got" ;; esac
     assert_eq "${got#* }" "$SVC_VIP 53" "the UDP reply comes from the VIP"
+    listing=$(in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" services)
+    echo "$listing" | grep -E "^$SVC_VIP:80 +TCP +e2e/web cluster-ip" | grep -q "$ip_b2:8080" ||
+        fail "weirctl services does not show the ClusterIP and its backends: $listing"
 }
 
 test_service_scales_and_empty_service_refuses_at_once() {

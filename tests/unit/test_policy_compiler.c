@@ -55,6 +55,7 @@ static void name_space(struct fixture *fixture, const char *name, const char *la
 
 static void setup(struct fixture *fixture)
 {
+	pod_identity_cache_reset();
 	memset(fixture, 0, sizeof(*fixture));
 	fixture->store = object_store_new();
 	fixture->tables.identities =
@@ -71,6 +72,7 @@ static void setup(struct fixture *fixture)
 
 static void teardown(struct fixture *fixture)
 {
+	pod_identity_cache_reset();
 	compiled_endpoint_reset(&fixture->compiled);
 	object_store_free(fixture->store);
 	id_table_free(fixture->tables.identities);
