@@ -5,3 +5,5 @@ cd "$(dirname "$0")/.."
 ./bench/cni_latency.sh
 ./build/bench/datapath_bench
 ./bench/pod_rr.sh
+./bench/agent_propagation.sh
+./bench/agent_scale.sh
