@@ -155,7 +155,11 @@ assert_nothing_left() { # what
 cleanup() {
     local status=$?
     set +e
-    agent_stop
+    if [ -n "$AGENT_PID" ]; then # no fail() here: cleanup must run to the end
+        kill -TERM "$AGENT_PID" 2>/dev/null
+        wait "$AGENT_PID" 2>/dev/null
+        AGENT_PID=""
+    fi
     local netns
     for netns in "${CREATED_NETNS[@]}"; do
         ip netns pids "$netns" 2>/dev/null | xargs -r kill -9 2>/dev/null
