@@ -133,8 +133,15 @@ spec: {podSelector: {}}"
     entries_before=$(status_field policyEntries)
     revision_before=$(bpftool map dump pinned "$BPFFS/policy_revision" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["value"])')
     agent_stop
-    agent_start
+    : >"$WORK/agent.log"
+    agent_start --log-format json
     for i in $(seq 1 100); do [ "$(status_field appliedChanges)" -ge 1 ] && break; sleep 0.05; done
+    python3 -c "
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1]) if line.startswith('{')]
+assert lines and all({'time', 'level', 'msg'} <= set(line) for line in lines), lines
+assert any(line['msg'].startswith('applied change') for line in lines), lines
+" "$WORK/agent.log" || fail "--log-format json: $(head -3 "$WORK/agent.log")"
     assert_eq "$(cat "$STATE_DIR/identities.json")" "$identities_before" "identities after restart"
     assert_eq "$(status_field policyEntries)" "$entries_before" "policy entries after restart"
     revision_after=$(bpftool map dump pinned "$BPFFS/policy_revision" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["value"])')
