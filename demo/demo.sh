@@ -103,7 +103,7 @@ netns_add "$NODE"
 mkdir -p "$WORK/manifests"
 in_node "$WEIR_AGENT" --node-name "$NODE" --pod-cidr "$POD_CIDR" --bpffs "$BPFFS" \
     --state-dir "$STATE_DIR" --cni-conf-dir "$CNI_CONF_DIR" --standalone "$WORK/manifests" \
-    >"$WORK/agent.log" 2>&1 &
+    --flow-log "$WORK/flows.jsonl" >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 waited=0
 until [ -S "$STATE_DIR/weir.sock" ] && [ -f "$CNI_CONF_DIR/10-weir.conflist" ]; do
@@ -159,13 +159,97 @@ for ((i = 0; ; i++)); do
     sleep 0.05
 done
 
-step "service-a fetches http://$IP_B:8080/hello"
-if ! answer=$(ip netns exec "$(pod_netns service-a)" curl -sS --max-time 5 "http://$IP_B:8080/hello" 2>&1); then
-    die "fetch from service-a failed: $answer"
-fi
+VIP=10.96.0.80
+
+# The manifests the agent watches (standalone mode: no Kubernetes on this host).
+manifest() { # file content
+    printf '%s\n' "$2" >"$WORK/manifests/.$1.tmp" && mv "$WORK/manifests/.$1.tmp" "$WORK/manifests/$1"
+}
+
+applied_changes() {
+    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["appliedChanges"])'
+}
+
+wait_applied_after() { # previous count
+    for ((i = 0; i < 250; i++)); do
+        [ "$(applied_changes)" -gt "$1" ] && return 0
+        sleep 0.02
+    done
+    die "weir-agent did not apply the manifests"
+}
+
+fetch() { # prints the answer or the error
+    ip netns exec "$(pod_netns service-a)" curl -sS --max-time 2 "http://$VIP:8080/hello" 2>&1
+}
+
+last_flow() { # type: the newest flow-log line of that type, in words
+    python3 -c '
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+match = [d for d in lines if d["type"] == sys.argv[2] and d["destination"]["port"] == 8080]
+if match:
+    d = match[-1]
+    words = "{} {} {} -> {}:8080".format(d["verdict"], d["protocol"], d["source"]["name"],
+                                         d["destination"]["name"])
+    if "reason" in d:
+        words += ", reason " + d["reason"]
+    print(words + "\n      policy: " + d["policy"])
+' "$WORK/flows.jsonl" "$1"
+}
+
+step "publishing namespace demo, both pods and Service service-b ($VIP:8080) as manifests"
+before=$(applied_changes)
+manifest objects.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
+  {\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"demo\"}},
+  {\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"namespace\":\"demo\",\"name\":\"service-a\",\"labels\":{\"app\":\"service-a\"}},
+   \"spec\":{\"nodeName\":\"$NODE\"},\"status\":{\"podIP\":\"${POD_IP[service-a]}\"}},
+  {\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"namespace\":\"demo\",\"name\":\"service-b\",\"labels\":{\"app\":\"service-b\"}},
+   \"spec\":{\"nodeName\":\"$NODE\"},\"status\":{\"podIP\":\"$IP_B\"}},
+  {\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"namespace\":\"demo\",\"name\":\"service-b\"},
+   \"spec\":{\"clusterIP\":\"$VIP\",\"ports\":[{\"name\":\"http\",\"port\":8080,\"targetPort\":8080,\"protocol\":\"TCP\"}]}},
+  {\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"addressType\":\"IPv4\",
+   \"metadata\":{\"namespace\":\"demo\",\"name\":\"service-b-1\",\"labels\":{\"kubernetes.io/service-name\":\"service-b\"}},
+   \"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}],
+   \"endpoints\":[{\"addresses\":[\"$IP_B\"],\"conditions\":{\"ready\":true}}]}]}"
+wait_applied_after "$before"
+in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" services | sed 's/^/    /'
+
+step "service-a fetches http://$VIP:8080/hello (service-b's Service VIP; no kube-proxy, no iptables)"
+answer=$(fetch) || die "fetch from service-a failed: $answer"
 echo
 echo "    service-a got: $answer"
 sed 's/^/    /' "$WORK/server.log"
+sleep 0.2
+echo "    flow: $(last_flow flow)"
+echo
+
+step "applying NetworkPolicy demo/only-monitoring: it selects service-b and does not allow service-a"
+before=$(applied_changes)
+manifest policy.yaml "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: demo, name: only-monitoring}
+spec:
+  podSelector: {matchLabels: {app: service-b}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: monitoring}}}]"
+wait_applied_after "$before"
+if blocked=$(fetch); then
+    die "the fetch should have been denied, got: $blocked"
+fi
+echo
+echo "    service-a got: $blocked"
+sleep 0.2
+echo "    drop: $(last_flow drop)"
+echo
+
+step "removing the policy: the call works again"
+before=$(applied_changes)
+rm "$WORK/manifests/policy.yaml"
+wait_applied_after "$before"
+answer=$(fetch) || die "fetch after removing the policy failed: $answer"
+echo
+echo "    service-a got: $answer"
 echo
 
 step "weirctl endpoints (per-endpoint traffic counters on the node)"
