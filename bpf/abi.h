@@ -157,6 +157,12 @@ enum weir_ct_state {
 #define WEIR_CT_FLAG_SERVICE (1U << 1) /* a client->VIP entry: nat_* is the chosen backend,
 					* rule_id its backend id */
 #define WEIR_CT_FLAG_REVNAT (1U << 2)  /* a client->backend entry: replies get nat_* as source */
+#define WEIR_CT_FLAG_HAIRPIN (1U << 3) /* the client is its own backend: its source was hidden
+					* behind WEIR_HAIRPIN_ADDRESS */
+
+/* The source a pod sees when it reaches itself through a Service (169.254.42.1): without it
+ * the pod would answer itself inside its own namespace, past the translation back. */
+#define WEIR_HAIRPIN_ADDRESS 0xa9fe2a01u
 
 struct weir_ct_entry {
 	__u64 expires_ns;    /* bpf_ktime_get_ns() deadline */

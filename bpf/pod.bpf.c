@@ -59,7 +59,9 @@ static __always_inline struct judgment judge_connection(const struct weir_ct_key
 		}
 	}
 	if (destination_endpoint_id) {
-		__u32 peer = identity_of(key->source);
+		/* A pod reaching itself through a Service is its own peer. */
+		__u32 peer = key->source == bpf_htonl(WEIR_HAIRPIN_ADDRESS) ? identity_of(key->destination)
+									     : identity_of(key->source);
 		verdict = policy_judge(destination_endpoint_id, WEIR_DIRECTION_INGRESS, peer,
 				       key->protocol, port);
 		if (!verdict.allowed || verdict.rule_id)
@@ -97,6 +99,7 @@ static __always_inline int revoke_connection(struct __sk_buff *skb, struct packe
 struct reverse_nat {
 	__u32 address;
 	__u16 port;
+	__u8 hairpin; /* the reply's destination is the hairpin address: back to the client */
 };
 
 static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet, int from_pod,
@@ -134,6 +137,7 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		if (tracked.status == CT_REPLY && (entry->flags & WEIR_CT_FLAG_REVNAT)) {
 			reverse->address = entry->nat_address;
 			reverse->port = entry->nat_port;
+			reverse->hairpin = !!(entry->flags & WEIR_CT_FLAG_HAIRPIN);
 		}
 		metrics_count(tracked.status == CT_REPLY ? WEIR_COUNTER_CT_REPLY
 							 : WEIR_COUNTER_CT_ESTABLISHED);
@@ -146,7 +150,8 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 				   judgment.peer_identity, judgment.rule_id);
 	if (ct_create(&tracked.key, packet, revision, judgment.rule_id, source_endpoint_id,
 		      destination_endpoint_id, nat->translated ? nat->vip : 0,
-		      nat->translated ? nat->vip_port : 0, now) < 0)
+		      nat->translated ? nat->vip_port : 0, nat->hairpin ? WEIR_CT_FLAG_HAIRPIN : 0,
+		      now) < 0)
 		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
 				   WEIR_DROP_MAP_FULL,
 				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
@@ -233,6 +238,12 @@ int from_pod(struct __sk_buff *skb)
 	default:
 		break;
 	}
+	if (nat.translated && packet.destination == packet.source) {
+		nat.hairpin = 1;
+		if (nat_rewrite(skb, &packet, 0, bpf_htonl(WEIR_HAIRPIN_ADDRESS), packet.source_port) <
+		    0)
+			return TC_ACT_SHOT;
+	}
 
 	destination = endpoint_by_address(packet.destination);
 	if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
@@ -245,6 +256,12 @@ int from_pod(struct __sk_buff *skb)
 	if (verdict != CONTINUE)
 		return verdict;
 	if (reverse.address) {
+		if (reverse.hairpin) {
+			/* Back to the client, which is the sender itself. */
+			if (nat_rewrite(skb, &packet, 1, packet.source, packet.destination_port) < 0)
+				return TC_ACT_SHOT;
+			destination = source;
+		}
 		if (nat_rewrite(skb, &packet, 0, reverse.address, reverse.port) < 0)
 			return TC_ACT_SHOT;
 		metrics_count(WEIR_COUNTER_SERVICE_REPLY_TRANSLATED);

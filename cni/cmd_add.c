@@ -32,6 +32,7 @@ int cmd_add(const struct cni_config *config, const struct cni_environment *env,
 		return cni_error_set(err, WEIR_ERR_IPAM_EXHAUSTED, "%s", errbuf);
 	if (failed < 0)
 		return cni_error_set(err, CNI_ERR_IO, "allocate an address: %s", errbuf);
+	pod_wiring_test_kill_point("allocated");
 
 	if (pod_wiring_create(config, env, &subnet, address, &record, err) < 0) {
 		struct cni_error cleanup_err;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,22 @@ out:
 	return result;
 }
 
+/* Test hook: WEIR_CNI_TEST_KILL_AT=<step> kills the plugin right after that step of ADD, as
+ * a runtime's timeout or an OOM kill would, so tests can prove DEL and GC clean up whatever a
+ * dead ADD left. Steps: allocated, veth, pod-side, host-routes, programs, endpoint, record. */
+static void test_kill_point(const char *step)
+{
+	const char *wanted = getenv("WEIR_CNI_TEST_KILL_AT");
+
+	if (wanted && strcmp(wanted, step) == 0)
+		kill(getpid(), SIGKILL);
+}
+
+void pod_wiring_test_kill_point(const char *step)
+{
+	test_kill_point(step);
+}
+
 int pod_wiring_create(const struct cni_config *config, const struct cni_environment *env,
 		      const struct ipv4_prefix *subnet, uint32_t address,
 		      struct endpoint_record *record, struct cni_error *err)
@@ -249,6 +266,7 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 		goto out;
 	}
 	veth_made = true;
+	test_kill_point("veth");
 	if (link_get(sock, record->host_ifname, &host_link) < 0) {
 		cni_error_set(err, WEIR_ERR_KERNEL, "find %s after creating it", record->host_ifname);
 		goto out;
@@ -259,6 +277,7 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 	if (configure_pod_side(env, pod_netns_fd, host_netns_fd, address, host_link.mac, record,
 			       err) < 0)
 		goto out;
+	test_kill_point("pod-side");
 	if (host_forwarding_enable(record->host_ifname, err) < 0)
 		goto out;
 	if (route_replace(sock, address, 32, 0, host_link.ifindex, errbuf, sizeof(errbuf)) < 0 ||
@@ -267,8 +286,10 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 		cni_error_set(err, WEIR_ERR_KERNEL, "%s", errbuf);
 		goto out;
 	}
+	test_kill_point("host-routes");
 	if (attach_programs(config, host_link.ifindex, err) < 0)
 		goto out;
+	test_kill_point("programs");
 
 	memset(&endpoint, 0, sizeof(endpoint));
 	endpoint.host_ifindex = (uint32_t)host_link.ifindex;
@@ -281,10 +302,12 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 		goto out;
 	}
 	endpoint_written = true;
+	test_kill_point("endpoint");
 	if (endpoint_record_write(config->state_dir, record, errbuf, sizeof(errbuf)) < 0) {
 		cni_error_set(err, CNI_ERR_IO, "write endpoint record: %s", errbuf);
 		goto out;
 	}
+	test_kill_point("record");
 	result = 0;
 out:
 	if (result < 0) {

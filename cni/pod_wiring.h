@@ -28,6 +28,9 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 int pod_wiring_remove(const struct cni_config *config, struct ipam *ipam, const char *container_id,
 		      const char *ifname, uint32_t known_address, struct cni_error *err);
 
+/* Test hook: SIGKILLs the plugin when WEIR_CNI_TEST_KILL_AT names this step. */
+void pod_wiring_test_kill_point(const char *step);
+
 /* The pod CIDR: the config's subnet, or the one the agent published in <stateDir>/node.json. */
 int pod_subnet_resolve(const struct cni_config *config, struct ipv4_prefix *subnet,
 		       struct cni_error *err);

@@ -146,7 +146,7 @@ static __always_inline void ct_update(struct weir_ct_entry *entry, const struct 
 static __always_inline int ct_create(const struct weir_ct_key *key, const struct packet *packet,
 				     __u32 revision, __u32 rule_id, __u32 source_endpoint_id,
 				     __u32 destination_endpoint_id, __u32 nat_address,
-				     __u16 nat_port, __u64 now)
+				     __u16 nat_port, __u8 extra_flags, __u64 now)
 {
 	struct weir_ct_entry entry = {
 		.revision = revision,
@@ -155,7 +155,7 @@ static __always_inline int ct_create(const struct weir_ct_key *key, const struct
 		.destination_endpoint_id = destination_endpoint_id,
 		.nat_address = nat_address,
 		.nat_port = nat_port,
-		.flags = nat_address ? WEIR_CT_FLAG_REVNAT : 0,
+		.flags = (nat_address ? WEIR_CT_FLAG_REVNAT : 0) | extra_flags,
 	};
 
 	if (packet->protocol == IPPROTO_TCP)

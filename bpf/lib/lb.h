@@ -20,6 +20,7 @@
 
 struct service_nat {
 	__u8 translated;   /* the destination was a VIP */
+	__u8 hairpin;	   /* ... and the backend is the client itself */
 	__u32 vip;	   /* network byte order */
 	__u16 vip_port;	   /* network byte order */
 };

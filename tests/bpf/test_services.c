@@ -258,7 +258,27 @@ static void removed_backend_is_not_used_again(void)
 	ASSERT_EQ(frame_destination(&result), survivor, "the connection moves to the survivor");
 }
 
+static void hairpin_hides_the_client_behind_the_hairpin_address(void)
+{
+	uint32_t backend = POD_A;
+	struct packet_spec syn = tcp_from_a(VIP, 80, TCP_SYN);
+	struct run_result result;
+	const struct iphdr *ip;
+
+	SETUP();
+	ASSERT_EQ(program_service(80, IPPROTO_TCP, &backend, 1, 8080), 0, "A is its own backend");
+	result = run_spec(FROM_POD, &syn);
+	ASSERT_EQ(result.verdict, TC_ACT_REDIRECT, "back into A");
+	ip = (const struct iphdr *)(result.frame + 14);
+	ASSERT_EQ(ntohl(ip->saddr), WEIR_HAIRPIN_ADDRESS, "source hidden behind the hairpin address");
+	ASSERT_EQ(ntohl(ip->daddr), POD_A, "destination A");
+	ASSERT_EQ(ipv4_header_checksum(result.frame + 14), 0, "IP checksum");
+	ASSERT_EQ(tcp_checksum_check(result.frame + 14), 0, "TCP checksum");
+}
+
 const struct test_case service_tests[] = {
+	{ "hairpin_hides_the_client_behind_the_hairpin_address",
+	  hairpin_hides_the_client_behind_the_hairpin_address },
 	{ "client_ip_affinity_keeps_new_connections_on_one_backend",
 	  client_ip_affinity_keeps_new_connections_on_one_backend },
 	{ "removed_backend_is_not_used_again", removed_backend_is_not_used_again },

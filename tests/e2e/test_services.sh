@@ -196,3 +196,45 @@ except Exception as error:
     [ "$(in_node "$WEIRCTL" --bpffs "$BPFFS" counters | awk '$1 == "service_reply_translated" {print $2}')" -ge 1 ] ||
         fail "replies were not translated back"
 }
+
+test_hairpin_pod_reaches_itself_through_its_service() {
+    services_setup
+    local before
+    before=$(status_field appliedChanges)
+    write_manifest slice.json "$(endpoint_slice web-1 "$ip_b1")"
+    wait_applied_after "$before"
+    got=$(in_pod b1 python3 -c '
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], 80), timeout=2)
+    print(s.recv(16).decode(), s.getpeername()[0])
+except Exception as error:
+    print(type(error).__name__)
+' "$SVC_VIP")
+    assert_eq "$got" "b1 $SVC_VIP" "b1 through its own Service"
+}
+
+test_client_ip_affinity_holds_then_releases() {
+    services_setup
+    local before
+    before=$(status_field appliedChanges)
+    write_manifest service.json "$(service_manifest | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+s["spec"]["sessionAffinity"] = "ClientIP"
+s["spec"]["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": 2}}
+print(json.dumps(s))')"
+    wait_applied_after "$before"
+    tally=$(tcp_names 30)
+    case "$tally" in b?=30) ;; *) fail "affinity: all 30 connections to one backend, got $tally" ;; esac
+    first=${tally%%=*}
+    sleep 2.5
+    # After the timeout the client is placed again; over many idle periods it must move.
+    moved=""
+    for round in 1 2 3 4 5 6; do
+        tally=$(tcp_names 1)
+        [ "${tally%%=*}" != "$first" ] && { moved=yes; break; }
+        sleep 2.2
+    done
+    [ -n "$moved" ] || fail "the client never left $first after the affinity timeout"
+}
