@@ -44,7 +44,14 @@ $(BUILD)/pod.bpf.o: bpf/pod.bpf.c $(BPF_HEADERS)
 $(BUILD)/pod.skel.h: $(BUILD)/pod.bpf.o
 	$(BPFTOOL) gen skeleton $< name pod_bpf > $@.tmp && mv $@.tmp $@
 
-$(OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*.h tests/*/*.h) bpf/abi.h
+$(BUILD)/socket_lb.bpf.o: bpf/socket_lb.bpf.c $(BPF_HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/socket_lb.skel.h: $(BUILD)/socket_lb.bpf.o
+	$(BPFTOOL) gen skeleton $< name socket_lb_bpf > $@.tmp && mv $@.tmp $@
+
+$(OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*.h tests/*/*.h) bpf/abi.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Icni -Iagent -Itests -Itests/bpf -c $< -o $@
 
@@ -74,7 +81,7 @@ ASAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 asan_obj = $(patsubst %.c,$(ASAN_OBJ)/%.o,$(1))
 UNIT_SRC    := $(wildcard tests/unit/*.c) tests/test_runner.c $(CNI_LIB_SRC) $(AGENT_LIB_SRC) $(COMMON_SRC)
 
-$(ASAN_OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*.h tests/*/*.h) bpf/abi.h
+$(ASAN_OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*.h tests/*/*.h) bpf/abi.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Icni -Iagent -Itests -Itests/bpf -c $< -o $@
 

@@ -34,6 +34,7 @@
 #include "options.h"
 #include "pod.skel.h"
 #include "reconciler.h"
+#include "socket_lb.h"
 #include "standalone.h"
 #include "tc.h"
 
@@ -47,6 +48,7 @@ struct agent {
 	struct kube_client *kube;
 	struct standalone_source *standalone;
 	struct flow_log *flow_log;
+	struct socket_lb_bpf *socket_lb;
 	int signal_fd, control_fd, metrics_fd, records_fd;
 	bool published;
 	uint64_t apply_retry_at_ms;
@@ -357,6 +359,15 @@ int main(int argc, char **argv)
 		if (reattach.count)
 			log_info("moved %d existing endpoints to the loaded programs", reattach.count);
 	}
+	if (agent.options.cgroup) {
+		agent.socket_lb = socket_lb_attach(agent.options.bpffs, agent.options.cgroup, errbuf,
+						   sizeof(errbuf));
+		if (!agent.socket_lb) {
+			log_error("%s", errbuf);
+			goto out;
+		}
+		log_info("socket-level load balancing on cgroup %s", agent.options.cgroup);
+	}
 	if (agent.options.devices) {
 		char list[512], *saveptr = NULL;
 		snprintf(list, sizeof(list), "%s", agent.options.devices);
@@ -425,6 +436,7 @@ out:
 	if (agent.records_fd >= 0)
 		close(agent.records_fd);
 	flow_log_close(agent.flow_log);
+	socket_lb_close(agent.socket_lb);
 	kube_client_free(agent.kube);
 	standalone_close(agent.standalone);
 	reconciler_free(agent.reconciler);

@@ -14,7 +14,7 @@ static void usage(FILE *stream)
 		"                  [--pod-cidr CIDR] [--bpffs DIR] [--state-dir DIR]\n"
 		"                  [--cni-conf-dir DIR] [--metrics-addr HOST:PORT]\n"
 		"                  [--flow-log FILE|-] [--mtu N] [--log-format json|text]\n"
-		"                  [--devices IFACE[,IFACE...]]\n");
+		"                  [--devices IFACE[,IFACE...]] [--cgroup CGROUP2-DIR]\n");
 }
 
 int agent_options_parse(int argc, char **argv, struct agent_options *options)
@@ -32,6 +32,7 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		{ "mtu", required_argument, 0, 'u' },
 		{ "log-format", required_argument, 0, 'l' },
 		{ "devices", required_argument, 0, 'D' },
+		{ "cgroup", required_argument, 0, 'G' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -55,6 +56,7 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		case 'm': options->metrics_addr = optarg; break;
 		case 'f': options->flow_log = optarg; break;
 		case 'D': options->devices = optarg; break;
+		case 'G': options->cgroup = optarg; break;
 		case 'u': {
 			char *end;
 			long mtu = strtol(optarg, &end, 10);

@@ -19,6 +19,7 @@ struct agent_options {
 	const char *metrics_addr;
 	const char *flow_log;
 	const char *devices; /* comma-separated uplinks that serve NodePorts */
+	const char *cgroup;  /* cgroup v2 folder for socket-level load balancing, or NULL */
 	int mtu;
 	bool log_json; /* --log-format json */
 };

@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define WEIR_ABI_VERSION 3
+#define WEIR_ABI_VERSION 4
 
 /* Pin names under the bpffs root (each at most 15 characters, the kernel's object name limit). */
 #define WEIR_MAP_ENDPOINTS "endpoints"
@@ -26,6 +26,11 @@
 #define WEIR_MAP_BACKENDS "backends"
 #define WEIR_MAP_MAGLEV "maglev"
 #define WEIR_MAP_AFFINITY "affinity"
+#define WEIR_MAP_SOCKET_REVNAT "socket_revnat"
+#define WEIR_PROG_SOCKET_CONNECT "sock_connect4"
+#define WEIR_PROG_SOCKET_SENDMSG "sock_sendmsg4"
+#define WEIR_PROG_SOCKET_RECVMSG "sock_recvmsg4"
+#define WEIR_PROG_SOCKET_GETPEERNAME "sock_getpeer4"
 #define WEIR_PROGRAMS_DIR "programs"
 #define WEIR_PROG_FROM_POD "from_pod"
 #define WEIR_PROG_TO_POD "to_pod"
@@ -242,6 +247,16 @@ struct weir_fragment_entry {
 	__u32 reserved;
 };
 
+/* socket_revnat: socket cookie -> the VIP it asked for, so getpeername and recvmsg show the
+ * Service address, not the backend the socket-level balancer picked. */
+struct weir_socket_revnat {
+	__u32 vip;	/* network byte order */
+	__u32 backend;	/* network byte order */
+	__u16 vip_port; /* network byte order */
+	__u16 backend_port;
+	__u32 reserved;
+};
+
 /* ---- drops and events ---------------------------------------------------------------------- */
 
 enum weir_drop_reason {
@@ -321,6 +336,8 @@ enum weir_counter {
 	WEIR_COUNTER_RESETS_SENT,
 	WEIR_COUNTER_SERVICE_TRANSLATED,
 	WEIR_COUNTER_SERVICE_REPLY_TRANSLATED,
+	WEIR_COUNTER_SOCKET_TRANSLATED,
+	WEIR_COUNTER_SOCKET_REFUSED,
 	WEIR_COUNTER_MAX,
 };
 
@@ -345,6 +362,8 @@ static const char *const weir_counter_names[WEIR_COUNTER_MAX] = {
 	[WEIR_COUNTER_RESETS_SENT] = "resets_sent",
 	[WEIR_COUNTER_SERVICE_TRANSLATED] = "service_translated",
 	[WEIR_COUNTER_SERVICE_REPLY_TRANSLATED] = "service_reply_translated",
+	[WEIR_COUNTER_SOCKET_TRANSLATED] = "socket_translated",
+	[WEIR_COUNTER_SOCKET_REFUSED] = "socket_refused_no_backend",
 };
 
 static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {

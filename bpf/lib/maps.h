@@ -134,6 +134,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } affinity SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEIR_MAX_CT);
+	__type(key, __u64);
+	__type(value, struct weir_socket_revnat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} socket_revnat SEC(".maps");
+
 /* Per-CPU event budget: not pinned, a new agent starts with a fresh budget. */
 struct event_budget {
 	__u64 window_start_ns;

@@ -21,6 +21,7 @@ MANIFESTS="$WORK/manifests"
 POD_CIDR="${POD_CIDR:-10.$((RANDOM % 200 + 20)).$((RANDOM % 250)).0/24}"
 AGENT_PID=""
 CREATED_NETNS=()
+CREATED_CGROUPS=() # removed by cleanup once the netns (and their processes) are gone
 
 fail() {
     echo "    FAIL: $*" >&2
@@ -164,6 +165,10 @@ cleanup() {
     for netns in "${CREATED_NETNS[@]}"; do
         ip netns pids "$netns" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$netns" 2>/dev/null
+    done
+    local cgroup
+    for cgroup in "${CREATED_CGROUPS[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$cgroup" 2>/dev/null && break; sleep 0.1; done
     done
     if mountpoint -q "$BPFFS" 2>/dev/null; then
         umount "$BPFFS" 2>/dev/null

@@ -238,3 +238,44 @@ print(json.dumps(s))')"
     done
     [ -n "$moved" ] || fail "the client never left $first after the affinity timeout"
 }
+
+test_socket_level_balancing_in_the_nodes_cgroup() {
+    local unified=/sys/fs/cgroup/unified
+    [ -d "$unified" ] || unified=/sys/fs/cgroup
+    [ -f "$unified/cgroup.procs" ] || fail "no cgroup v2 hierarchy found"
+    NODE_CGROUP="$unified/weir-$TEST_ID"
+    mkdir "$NODE_CGROUP"
+    CREATED_CGROUPS+=("$NODE_CGROUP")
+    node_create
+    agent_start --cgroup "$NODE_CGROUP"
+    pod_create client; ip_client=$POD_IP
+    pod_create b1; ip_b1=$POD_IP
+    name_server b1
+    local before
+    before=$(status_field appliedChanges)
+    write_manifest service.json "$(service_manifest)"
+    write_manifest slice.json "$(endpoint_slice web-1 "$ip_b1")"
+    wait_applied_after "$before"
+    # The client runs inside the node's cgroup, as a pod's processes would.
+    got=$(sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$NODE_CGROUP" \
+        ip netns exec "$TEST_ID-client" python3 -c '
+import socket, sys
+vip = sys.argv[1]
+s = socket.create_connection((vip, 80), timeout=2)
+tcp = s.recv(16).decode() + " " + s.getpeername()[0] + ":" + str(s.getpeername()[1])
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
+u.sendto(b"q", (vip, 53)); data, peer = u.recvfrom(16)
+print(tcp, data.decode(), peer[0] + ":" + str(peer[1]))
+' "$SVC_VIP")
+    assert_eq "$got" "b1 $SVC_VIP:80 b1 $SVC_VIP:53" "TCP and UDP through the socket balancer, VIP shown to the app"
+    counters=$(in_node "$WEIRCTL" --bpffs "$BPFFS" counters)
+    socket_count=$(echo "$counters" | awk '$1 == "socket_translated" {print $2}')
+    packet_count=$(echo "$counters" | awk '$1 == "service_translated" {print $2}')
+    [ "$socket_count" -ge 2 ] || fail "socket_translated: expected >= 2, got $socket_count"
+    assert_eq "$packet_count" 0 "no per-packet translation for balanced sockets"
+    # Outside the node's cgroup the TC path still serves the VIP.
+    got=$(in_pod client python3 -c '
+import socket, sys
+print(socket.create_connection((sys.argv[1], 80), timeout=2).recv(16).decode())' "$SVC_VIP")
+    assert_eq "$got" b1 "the TC path for sockets outside the cgroup"
+}
