@@ -62,6 +62,9 @@ static __always_inline struct judgment judge_connection(const struct weir_ct_key
 		/* A pod reaching itself through a Service is its own peer. */
 		__u32 peer = key->source == bpf_htonl(WEIR_HAIRPIN_ADDRESS) ? identity_of(key->destination)
 									     : identity_of(key->source);
+		/* Kubernetes: the node always reaches its own pods (kubelet probes). */
+		if (peer == WEIR_IDENTITY_HOST)
+			return judgment;
 		verdict = policy_judge(destination_endpoint_id, WEIR_DIRECTION_INGRESS, peer,
 				       key->protocol, port);
 		if (!verdict.allowed || verdict.rule_id)

@@ -291,14 +291,19 @@ static void same_node_ttl_one_goes_to_the_stack(void)
 	ASSERT_EQ(counter(WEIR_COUNTER_REDIRECTED), 0, "not redirected");
 }
 
-static void host_traffic_passes_ingress_policy(void)
+static void node_reaches_its_pods_under_default_deny(void)
 {
+	char errbuf[128];
+
 	SETUP();
 	ASSERT_EQ(isolate(ENDPOINT_A, 70, 0), 0, "isolate");
-	ASSERT_EQ(ingress_verdict(NODE_HOST, IPPROTO_TCP, 8080), TC_ACT_SHOT, "host denied");
-	ASSERT_EQ(allow(ENDPOINT_A, INGRESS, WEIR_IDENTITY_HOST, IPPROTO_TCP, 8080, 0, 71), 0,
-		  "allow host");
-	ASSERT_EQ(ingress_verdict(NODE_HOST, IPPROTO_TCP, 8080), TC_ACT_OK, "host allowed");
+	ASSERT_EQ(ingress_verdict(NODE_HOST, IPPROTO_TCP, 8080), TC_ACT_OK,
+		  "this node (kubelet probes) is always allowed");
+	ASSERT_EQ(datapath_ipcache_upsert(&datapath, 0xc0a8fa02u, 32, WEIR_IDENTITY_REMOTE_NODE,
+					  errbuf, sizeof(errbuf)),
+		  0, "another node");
+	ASSERT_EQ(ingress_verdict(0xc0a8fa02u, IPPROTO_TCP, 8080), TC_ACT_SHOT,
+		  "other nodes are judged like anyone");
 }
 
 static void policy_library_refuses_bad_rules(void)
@@ -363,7 +368,7 @@ const struct test_case policy_tests[] = {
 	  same_node_needs_the_destinations_ingress_too },
 	{ "same_node_delivery_rewrites_macs_and_ttl", same_node_delivery_rewrites_macs_and_ttl },
 	{ "same_node_ttl_one_goes_to_the_stack", same_node_ttl_one_goes_to_the_stack },
-	{ "host_traffic_passes_ingress_policy", host_traffic_passes_ingress_policy },
+	{ "node_reaches_its_pods_under_default_deny", node_reaches_its_pods_under_default_deny },
 	{ "policy_library_refuses_bad_rules", policy_library_refuses_bad_rules },
 	{ "port_ranges_become_minimal_prefixes", port_ranges_become_minimal_prefixes },
 };
