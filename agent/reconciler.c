@@ -24,6 +24,7 @@
 #include "id_table.h"
 #include "log.h"
 #include "policy_compiler.h"
+#include "node_routes.h"
 #include "service_sync.h"
 
 struct ipcache_item {
@@ -74,6 +75,7 @@ struct reconciler {
 	uint32_t revision;
 	struct service_sync *services;
 	bool services_dirty;
+	bool nodes_dirty;
 };
 
 static void address_names_clear(struct reconciler *reconciler);
@@ -283,6 +285,7 @@ struct reconciler *reconciler_new(struct object_store *store, const char *node_n
 		goto fail;
 	written_state_load(reconciler);
 	reconciler->services_dirty = true;
+	reconciler->nodes_dirty = true;
 	reconciler->services =
 		service_sync_new(state_dir, node_name, &reconciler->datapath, errbuf, errlen);
 	if (!reconciler->services)
@@ -360,6 +363,7 @@ void reconciler_note(struct reconciler *reconciler, enum kube_kind kind, const c
 	case KIND_NODE:
 		reconciler->isolated_dirty = true;
 		reconciler->services_dirty = true; /* NodePorts live on node addresses */
+		reconciler->nodes_dirty = true;
 		break;
 	case KIND_SERVICE:
 	case KIND_ENDPOINTSLICE:
@@ -378,7 +382,7 @@ void reconciler_note_endpoints(struct reconciler *reconciler)
 bool reconciler_pending(const struct reconciler *reconciler)
 {
 	return reconciler->all_dirty || reconciler->isolated_dirty || reconciler->endpoints_dirty ||
-	       reconciler->services_dirty || reconciler->dirty_namespaces;
+	       reconciler->services_dirty || reconciler->nodes_dirty || reconciler->dirty_namespaces;
 }
 
 /* ---- a pass -------------------------------------------------------------------------------- */
@@ -757,6 +761,10 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	    service_sync_apply(reconciler->services, reconciler->store, errbuf, errlen) < 0)
 		goto out;
 	reconciler->services_dirty = false;
+	if (reconciler->nodes_dirty &&
+	    node_routes_sync(reconciler->store, reconciler->node_name, errbuf, errlen) < 0)
+		goto out;
+	reconciler->nodes_dirty = false;
 
 	/* Commit what was written. */
 	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {

@@ -22,6 +22,8 @@ POD_CIDR="${POD_CIDR:-10.$((RANDOM % 200 + 20)).$((RANDOM % 250)).0/24}"
 AGENT_PID=""
 CREATED_NETNS=()
 CREATED_CGROUPS=() # removed by cleanup once the netns (and their processes) are gone
+EXTRA_PIDS=()      # more agents (multi-node tests), stopped by cleanup
+EXTRA_MOUNTS=()    # their bpffs mounts
 
 fail() {
     echo "    FAIL: $*" >&2
@@ -161,7 +163,11 @@ cleanup() {
         wait "$AGENT_PID" 2>/dev/null
         AGENT_PID=""
     fi
-    local netns
+    local pid mount netns
+    for pid in "${EXTRA_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
     for netns in "${CREATED_NETNS[@]}"; do
         ip netns pids "$netns" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$netns" 2>/dev/null
@@ -169,6 +175,9 @@ cleanup() {
     local cgroup
     for cgroup in "${CREATED_CGROUPS[@]}"; do
         for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$cgroup" 2>/dev/null && break; sleep 0.1; done
+    done
+    for mount in "${EXTRA_MOUNTS[@]}"; do
+        mountpoint -q "$mount" 2>/dev/null && umount "$mount" 2>/dev/null
     done
     if mountpoint -q "$BPFFS" 2>/dev/null; then
         umount "$BPFFS" 2>/dev/null

@@ -46,6 +46,21 @@ int route_replace(struct nl_sock *sock, uint32_t destination, unsigned prefix_le
 bool route_present(struct nl_sock *sock, uint32_t destination, unsigned prefix_length,
 		   uint32_t gateway, int ifindex);
 
+/* Routes the agent owns are tagged with this protocol number, so it finds (and removes) its
+ * own routes and never touches anyone else's. */
+#define WEIR_ROUTE_PROTOCOL 0xbe
+
+/* destination via gateway (the kernel picks the device), tagged WEIR_ROUTE_PROTOCOL. */
+int route_replace_via(struct nl_sock *sock, uint32_t destination, unsigned prefix_length,
+		      uint32_t gateway, char *errbuf, size_t errlen);
+int route_delete(struct nl_sock *sock, uint32_t destination, unsigned prefix_length,
+		 char *errbuf, size_t errlen);
+/* Calls visit for every IPv4 main-table route tagged with protocol. */
+int routes_with_protocol(struct nl_sock *sock, uint8_t protocol,
+			 void (*visit)(uint32_t destination, unsigned prefix_length,
+				       uint32_t gateway, void *context),
+			 void *context);
+
 int neighbour_replace_permanent(struct nl_sock *sock, int ifindex, uint32_t address,
 				const uint8_t mac[6], char *errbuf, size_t errlen);
 bool neighbour_present_permanent(struct nl_sock *sock, int ifindex, uint32_t address,

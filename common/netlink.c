@@ -280,6 +280,138 @@ int route_replace(struct nl_sock *sock, uint32_t destination, unsigned prefix_le
 	return 0;
 }
 
+int route_replace_via(struct nl_sock *sock, uint32_t destination, unsigned prefix_length,
+		      uint32_t gateway, char *errbuf, size_t errlen)
+{
+	struct rtnl_route *route = rtnl_route_alloc();
+	struct rtnl_nexthop *nexthop = rtnl_route_nh_alloc();
+	struct nl_addr *dst = ipv4_nl_addr(destination, prefix_length);
+	struct nl_addr *via = ipv4_nl_addr(gateway, 32);
+	char text[16], gateway_text[16];
+	int err;
+
+	if (!route || !nexthop || !dst || !via) {
+		rtnl_route_put(route);
+		if (nexthop)
+			rtnl_route_nh_free(nexthop);
+		nl_addr_put(dst);
+		nl_addr_put(via);
+		snprintf(errbuf, errlen, "add route: out of memory");
+		return -ENOMEM;
+	}
+	rtnl_route_set_family(route, AF_INET);
+	rtnl_route_set_table(route, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(route, WEIR_ROUTE_PROTOCOL);
+	rtnl_route_set_type(route, RTN_UNICAST);
+	rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+	rtnl_route_set_dst(route, dst);
+	rtnl_route_nh_set_gateway(nexthop, via);
+	rtnl_route_add_nexthop(route, nexthop);
+	err = rtnl_route_add(sock, route, NLM_F_CREATE | NLM_F_REPLACE);
+	rtnl_route_put(route);
+	nl_addr_put(dst);
+	nl_addr_put(via);
+	if (err < 0) {
+		snprintf(errbuf, errlen, "add route %s/%u via %s: %s",
+			 inet_ntop(AF_INET, &(uint32_t){ htonl(destination) }, text, sizeof(text)),
+			 prefix_length,
+			 inet_ntop(AF_INET, &(uint32_t){ htonl(gateway) }, gateway_text,
+				   sizeof(gateway_text)),
+			 nl_geterror(err));
+		return errno_from_nl(err);
+	}
+	return 0;
+}
+
+struct route_lookup {
+	uint32_t destination; /* network order */
+	unsigned prefix_length;
+	struct rtnl_route *found;
+};
+
+static void find_weir_route(struct nl_object *object, void *opaque)
+{
+	struct rtnl_route *route = (struct rtnl_route *)object;
+	struct route_lookup *lookup = opaque;
+	struct nl_addr *dst = rtnl_route_get_dst(route);
+
+	if (lookup->found || rtnl_route_get_protocol(route) != WEIR_ROUTE_PROTOCOL ||
+	    rtnl_route_get_table(route) != RT_TABLE_MAIN || !dst ||
+	    (unsigned)nl_addr_get_prefixlen(dst) != lookup->prefix_length ||
+	    nl_addr_get_len(dst) != 4 ||
+	    memcmp(nl_addr_get_binary_addr(dst), &lookup->destination, 4) != 0)
+		return;
+	nl_object_get(object);
+	lookup->found = route;
+}
+
+/* Deletes the kernel's own route object, so every attribute matches what the kernel holds. */
+int route_delete(struct nl_sock *sock, uint32_t destination, unsigned prefix_length,
+		 char *errbuf, size_t errlen)
+{
+	struct route_lookup lookup = { htonl(destination), prefix_length, NULL };
+	struct nl_cache *cache = NULL;
+	int err = rtnl_route_alloc_cache(sock, AF_INET, 0, &cache);
+
+	if (err < 0) {
+		snprintf(errbuf, errlen, "list routes: %s", nl_geterror(err));
+		return errno_from_nl(err);
+	}
+	nl_cache_foreach(cache, find_weir_route, &lookup);
+	nl_cache_free(cache);
+	if (!lookup.found)
+		return 0;
+	err = rtnl_route_delete(sock, lookup.found, 0);
+	rtnl_route_put(lookup.found);
+	if (err < 0) {
+		snprintf(errbuf, errlen, "delete route: %s", nl_geterror(err));
+		return errno_from_nl(err);
+	}
+	return 0;
+}
+
+struct protocol_scan {
+	uint8_t protocol;
+	void (*visit)(uint32_t destination, unsigned prefix_length, uint32_t gateway, void *context);
+	void *context;
+};
+
+static void protocol_route_visit(struct nl_object *object, void *opaque)
+{
+	struct rtnl_route *route = (struct rtnl_route *)object;
+	struct protocol_scan *scan = opaque;
+	struct nl_addr *dst = rtnl_route_get_dst(route), *via = NULL;
+	uint32_t destination = 0, gateway = 0;
+
+	if (rtnl_route_get_protocol(route) != scan->protocol ||
+	    rtnl_route_get_table(route) != RT_TABLE_MAIN || !dst)
+		return;
+	if (nl_addr_get_len(dst) == 4)
+		memcpy(&destination, nl_addr_get_binary_addr(dst), 4);
+	if (rtnl_route_get_nnexthops(route) > 0)
+		via = rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(route, 0));
+	if (via && nl_addr_get_len(via) == 4)
+		memcpy(&gateway, nl_addr_get_binary_addr(via), 4);
+	scan->visit(ntohl(destination), (unsigned)nl_addr_get_prefixlen(dst), ntohl(gateway),
+		    scan->context);
+}
+
+int routes_with_protocol(struct nl_sock *sock, uint8_t protocol,
+			 void (*visit)(uint32_t destination, unsigned prefix_length,
+				       uint32_t gateway, void *context),
+			 void *context)
+{
+	struct protocol_scan scan = { protocol, visit, context };
+	struct nl_cache *cache = NULL;
+	int err = rtnl_route_alloc_cache(sock, AF_INET, 0, &cache);
+
+	if (err < 0)
+		return errno_from_nl(err);
+	nl_cache_foreach(cache, protocol_route_visit, &scan);
+	nl_cache_free(cache);
+	return 0;
+}
+
 struct route_match {
 	uint32_t destination; /* network order */
 	unsigned prefix_length;
