@@ -31,7 +31,7 @@ obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 BINARIES    := $(BUILD)/weir-cni $(BUILD)/weir-agent $(BUILD)/weirctl
 TEST_BINS   := $(BUILD)/tests/unit_tests $(BUILD)/tests/bpf_tests $(BUILD)/tests/unit_tests_sanitized
 
-.PHONY: all deps test test-unit test-bpf test-e2e demo bench lint clean
+.PHONY: all deps test test-unit test-bpf test-e2e demo bench lint clean kind-up kind-e2e
 all: $(BINARIES)
 
 deps:
@@ -115,6 +115,13 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(TOOL_BINS)
 	@./bench/run.sh
+
+# A real kind cluster (where docker and kind exist; elsewhere these print SKIP).
+kind-up:
+	@./tests/e2e/kind/kind.sh up
+
+kind-e2e:
+	@./tests/e2e/kind/kind.sh e2e
 
 lint:
 	clang-format --dry-run --Werror $(COMMON_SRC) $(CNI_SRC) $(AGENT_SRC) $(CTL_SRC) bpf/*.c bpf/*.h bpf/lib/*.h
