@@ -5,7 +5,9 @@
  * the CNI config are published once the first full sync has been applied. On SIGTERM every pin
  * and attachment stays in place for the pods. */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <curl/curl.h>
 
 #include "abi.h"
@@ -85,6 +88,51 @@ static void reattach_endpoint(const struct endpoint_record *record, void *opaque
 			 record->pod_name, errbuf);
 	else
 		context->count++;
+}
+
+/* The device's first IPv4 address (network byte order), 0 when it has none. */
+static uint32_t device_address(const char *device)
+{
+	struct ifaddrs *addresses, *entry;
+	uint32_t found = 0;
+
+	if (getifaddrs(&addresses) < 0)
+		return 0;
+	for (entry = addresses; entry && !found; entry = entry->ifa_next) {
+		if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET &&
+		    strcmp(entry->ifa_name, device) == 0)
+			found = ((struct sockaddr_in *)entry->ifa_addr)->sin_addr.s_addr;
+	}
+	freeifaddrs(addresses);
+	return found;
+}
+
+/* NodePorts in, masquerading out, on one uplink. */
+static int uplink_attach(struct pod_bpf *skeleton, const char *device, char *errbuf,
+			 size_t errlen)
+{
+	unsigned ifindex = if_nametoindex(device);
+	struct weir_uplink uplink = { .address = device_address(device) };
+	__u32 key = ifindex;
+
+	if (!ifindex) {
+		snprintf(errbuf, errlen, "no such interface");
+		return -1;
+	}
+	if (!uplink.address) {
+		snprintf(errbuf, errlen, "it has no IPv4 address to masquerade to");
+		return -1;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(skeleton->maps.uplinks), &key, &uplink, BPF_ANY) < 0) {
+		snprintf(errbuf, errlen, "record the uplink: %s", strerror(errno));
+		return -1;
+	}
+	if (tc_attach_ingress((int)ifindex, bpf_program__fd(skeleton->progs.from_uplink), errbuf,
+			      errlen) < 0 ||
+	    tc_attach_egress((int)ifindex, bpf_program__fd(skeleton->progs.to_uplink), errbuf,
+			     errlen) < 0)
+		return -1;
+	return 0;
 }
 
 static int signals_open(void)
@@ -373,16 +421,11 @@ int main(int argc, char **argv)
 		snprintf(list, sizeof(list), "%s", agent.options.devices);
 		for (char *device = strtok_r(list, ",", &saveptr); device;
 		     device = strtok_r(NULL, ",", &saveptr)) {
-			unsigned ifindex = if_nametoindex(device);
-			if (!ifindex ||
-			    tc_attach_ingress((int)ifindex,
-					      bpf_program__fd(agent.skeleton->progs.from_uplink),
-					      errbuf, sizeof(errbuf)) < 0) {
-				log_error("--devices %s: %s", device,
-					  ifindex ? errbuf : "no such interface");
+			if (uplink_attach(agent.skeleton, device, errbuf, sizeof(errbuf)) < 0) {
+				log_error("--devices %s: %s", device, errbuf);
 				goto out;
 			}
-			log_info("serving NodePorts on %s", device);
+			log_info("serving NodePorts and masquerading on %s", device);
 		}
 	}
 	if (directory_create(agent.options.state_dir, 0700) < 0) {

@@ -27,6 +27,8 @@
 #define WEIR_MAP_MAGLEV "maglev"
 #define WEIR_MAP_AFFINITY "affinity"
 #define WEIR_MAP_SOCKET_REVNAT "socket_revnat"
+#define WEIR_MAP_SNAT "snat"
+#define WEIR_MAP_UPLINKS "uplinks"
 #define WEIR_PROG_SOCKET_CONNECT "sock_connect4"
 #define WEIR_PROG_SOCKET_SENDMSG "sock_sendmsg4"
 #define WEIR_PROG_SOCKET_RECVMSG "sock_recvmsg4"
@@ -35,6 +37,7 @@
 #define WEIR_PROG_FROM_POD "from_pod"
 #define WEIR_PROG_TO_POD "to_pod"
 #define WEIR_PROG_FROM_UPLINK "from_uplink"
+#define WEIR_PROG_TO_UPLINK "to_uplink"
 
 #define WEIR_MAX_ENDPOINTS 65536
 #define WEIR_MAX_IPCACHE 262144
@@ -257,6 +260,39 @@ struct weir_socket_revnat {
 	__u32 reserved;
 };
 
+/* ---- masquerading: pods -> outside the cluster ------------------------------------------- */
+
+/* uplinks: ifindex -> the node address traffic leaving through it is masqueraded to. */
+struct weir_uplink {
+	__u32 address; /* network byte order */
+	__u32 reserved;
+};
+
+/* snat: both directions of a masqueraded flow, in one map.
+ *   egress key:  {pod address, pod port, peer address, peer port, protocol, EGRESS}
+ *   ingress key: {node address, node port, peer address, peer port, protocol, INGRESS}
+ * each pointing at the other side's address and port. */
+struct weir_snat_key {
+	__u32 local;  /* network byte order */
+	__u32 peer;
+	__u16 local_port;
+	__u16 peer_port;
+	__u8 protocol;
+	__u8 direction; /* enum weir_direction */
+	__u16 reserved;
+};
+
+struct weir_snat_entry {
+	__u32 address; /* the translated local address */
+	__u16 port;
+	__u16 reserved;
+	__u64 last_used_ns;
+};
+
+#define WEIR_SNAT_PORT_FIRST 32768
+#define WEIR_SNAT_PORT_COUNT 28232 /* up to 60999, as Linux's default ephemeral range */
+#define WEIR_MAX_SNAT 131072
+
 /* ---- drops and events ---------------------------------------------------------------------- */
 
 enum weir_drop_reason {
@@ -338,6 +374,9 @@ enum weir_counter {
 	WEIR_COUNTER_SERVICE_REPLY_TRANSLATED,
 	WEIR_COUNTER_SOCKET_TRANSLATED,
 	WEIR_COUNTER_SOCKET_REFUSED,
+	WEIR_COUNTER_MASQUERADED,
+	WEIR_COUNTER_MASQUERADE_REPLY,
+	WEIR_COUNTER_MASQUERADE_NO_PORT,
 	WEIR_COUNTER_MAX,
 };
 
@@ -364,6 +403,9 @@ static const char *const weir_counter_names[WEIR_COUNTER_MAX] = {
 	[WEIR_COUNTER_SERVICE_REPLY_TRANSLATED] = "service_reply_translated",
 	[WEIR_COUNTER_SOCKET_TRANSLATED] = "socket_translated",
 	[WEIR_COUNTER_SOCKET_REFUSED] = "socket_refused_no_backend",
+	[WEIR_COUNTER_MASQUERADED] = "masqueraded",
+	[WEIR_COUNTER_MASQUERADE_REPLY] = "masquerade_reply",
+	[WEIR_COUNTER_MASQUERADE_NO_PORT] = "masquerade_no_port",
 };
 
 static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {

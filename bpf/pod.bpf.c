@@ -20,6 +20,7 @@
 #include "lib/reset.h"
 #include "lib/deliver.h"
 #include "lib/lb.h"
+#include "lib/masquerade.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -296,6 +297,9 @@ int from_uplink(struct __sk_buff *skb)
 
 	if (parsed != PARSE_IPV4 || packet.is_later_fragment)
 		return TC_ACT_OK; /* the host's own traffic: not weir's to judge */
+	if ((packet.protocol == IPPROTO_TCP || packet.protocol == IPPROTO_UDP) &&
+	    masquerade_ingress(skb, &packet) != 0)
+		return TC_ACT_OK; /* a reply to a pod: the host routes it, to_pod judges it */
 	switch (service_translate(skb, &packet, &nat, bpf_ktime_get_ns())) {
 	case SERVICE_NONE:
 		return TC_ACT_OK;
@@ -320,6 +324,29 @@ int from_uplink(struct __sk_buff *skb)
 		return deliver_to_local_pod(skb, &packet, destination);
 	}
 	return TC_ACT_OK;
+}
+
+/* On the node's uplink (TC egress): pod traffic leaving the cluster is masqueraded to the
+ * uplink's node address. Traffic to pods and nodes of the cluster keeps its pod source. */
+SEC("tc")
+int to_uplink(struct __sk_buff *skb)
+{
+	struct packet packet = {};
+	struct weir_endpoint *source;
+	struct weir_uplink *uplink;
+	__u32 ifindex = skb->ifindex;
+
+	if (parse_packet(skb, &packet) != PARSE_IPV4 || packet.is_fragment ||
+	    (packet.protocol != IPPROTO_TCP && packet.protocol != IPPROTO_UDP))
+		return TC_ACT_OK;
+	source = endpoint_by_address(packet.source);
+	if (!source || !(source->flags & WEIR_ENDPOINT_FLAG_LOCAL) ||
+	    !outside_the_cluster(packet.destination))
+		return TC_ACT_OK;
+	uplink = bpf_map_lookup_elem(&uplinks, &ifindex);
+	if (!uplink)
+		return TC_ACT_OK;
+	return masquerade_egress(skb, &packet, uplink);
 }
 
 SEC("tc")

@@ -60,6 +60,19 @@ int tc_attach_ingress(int ifindex, int prog_fd, char *errbuf, size_t errlen)
 	return attach_one(ifindex, BPF_TC_INGRESS, prog_fd, errbuf, errlen);
 }
 
+int tc_attach_egress(int ifindex, int prog_fd, char *errbuf, size_t errlen)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err < 0 && err != -EEXIST) {
+		snprintf(errbuf, errlen, "add clsact qdisc to ifindex %d: %s", ifindex,
+			 strerror(-err));
+		return err;
+	}
+	return attach_one(ifindex, BPF_TC_EGRESS, prog_fd, errbuf, errlen);
+}
+
 static __u32 program_id(int prog_fd)
 {
 	struct bpf_prog_info info;

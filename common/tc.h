@@ -10,6 +10,8 @@ int tc_attach_pod_programs(int ifindex, int from_pod_fd, int to_pod_fd, char *er
 			   size_t errlen);
 /* Adds clsact and attaches one program on ingress (the node's uplink). */
 int tc_attach_ingress(int ifindex, int prog_fd, char *errbuf, size_t errlen);
+/* Adds clsact and attaches one program on egress. */
+int tc_attach_egress(int ifindex, int prog_fd, char *errbuf, size_t errlen);
 /* True when the programs attached on ingress and egress are exactly the given ones. */
 bool tc_pod_programs_attached(int ifindex, int from_pod_fd, int to_pod_fd, char *what,
 			      size_t what_length);

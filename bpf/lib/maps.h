@@ -142,6 +142,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } socket_revnat SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct weir_uplink);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} uplinks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEIR_MAX_SNAT);
+	__type(key, struct weir_snat_key);
+	__type(value, struct weir_snat_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} snat SEC(".maps");
+
 /* Per-CPU event budget: not pinned, a new agent starts with a fresh budget. */
 struct event_budget {
 	__u64 window_start_ns;
