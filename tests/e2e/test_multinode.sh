@@ -176,3 +176,41 @@ test_deleted_node_takes_its_route() {
         fail "the route to the deleted node is still there"
     fi
 }
+
+test_node_agent_restart_keeps_flows_and_resyncs() {
+    two_nodes
+    mn_settle kapi create - <<'JSON'
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"namespace":"e2e","name":"b-from-a"},
+ "spec":{"podSelector":{"matchLabels":{"app":"b"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"a"}}}]}]}}
+JSON
+    # A long connection from a (node 1) to b (node 2), across the restart of node 2's agent.
+    in_pod a python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 8080), timeout=2)
+failures = 0
+for i in range(40):
+    try:
+        s.sendall(b"x\n")
+        failures += s.recv(4) != b"x\n"
+    except Exception:
+        failures += 1
+    time.sleep(0.1)
+print(failures)
+' "$ip_b" >"$WORK/stream.out" 2>&1 &
+    stream=$!
+    sleep 0.5
+    kill -TERM "${MN_PID[n2]}"
+    wait "${MN_PID[n2]}" || true
+    # While node 2's agent is down, its datapath keeps enforcing.
+    assert_eq "$(tcp_probe c "$ip_b" 8080)" TimeoutError "c still denied into b while the agent is down"
+    # The policy changes while the agent is away: after its restart it must catch up.
+    kapi delete NetworkPolicy e2e b-from-a >/dev/null
+    mn_agent_start n2
+    wait "$stream"
+    assert_eq "$(cat "$WORK/stream.out")" 0 "the established flow never failed"
+    for i in $(seq 1 50); do
+        [ "$(tcp_probe c "$ip_b" 8080)" = ok ] && break
+        sleep 0.1
+    done
+    assert_eq "$(tcp_probe c "$ip_b" 8080)" ok "after the resync the deleted policy is gone"
+}
