@@ -279,3 +279,68 @@ import socket, sys
 print(socket.create_connection((sys.argv[1], 80), timeout=2).recv(16).decode())' "$SVC_VIP")
     assert_eq "$got" b1 "the TC path for sockets outside the cgroup"
 }
+
+test_backend_removed_mid_traffic() {
+    node_create
+    agent_start
+    pod_create client
+    pod_create e1; ip_e1=$POD_IP
+    pod_create e2; ip_e2=$POD_IP
+    # Echo servers that also say who they are, on a connection that stays open.
+    for pod in e1 e2; do
+        in_pod "$pod" python3 -c '
+import socket, sys, threading
+name = sys.argv[1].encode()
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8080)); s.listen(64)
+def serve(c):
+    while True:
+        data = c.recv(64)
+        if not data:
+            return
+        c.sendall(name)
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+' "$pod" >/dev/null 2>&1 &
+    done
+    sleep 0.3
+    local before
+    before=$(status_field appliedChanges)
+    write_manifest service.json "$(service_manifest)"
+    write_manifest slice.json "$(endpoint_slice web-1 "$ip_e1 $ip_e2")"
+    wait_applied_after "$before"
+    in_pod client python3 -c '
+import socket, sys, time
+vip, slice_path, new_slice = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.create_connection((vip, 80), timeout=2)
+s.sendall(b"x"); first = s.recv(16).decode()
+print("first", first, flush=True)
+# The test removes this backend now.
+open(slice_path + ".signal", "w").write(first)
+time.sleep(1.5)
+try:
+    s.sendall(b"x"); data = s.recv(16)
+    print("old", "closed" if not data else "answered-by-" + data.decode())
+except ConnectionResetError:
+    print("old reset")
+except socket.timeout:
+    print("old hangs")
+names = set()
+for i in range(30):
+    c = socket.create_connection((vip, 80), timeout=2); c.sendall(b"x"); names.add(c.recv(16).decode()); c.close()
+print("new", " ".join(sorted(names)))
+' "$SVC_VIP" "$WORK/slice" "" >"$WORK/mid.out" 2>&1 &
+    client=$!
+    for i in $(seq 1 100); do [ -f "$WORK/slice.signal" ] && break; sleep 0.05; done
+    removed=$(cat "$WORK/slice.signal")
+    keep=$ip_e1
+    [ "$removed" = e1 ] && keep=$ip_e2
+    write_manifest slice.json "$(endpoint_slice web-1 "$keep")"
+    wait "$client" || true
+    out=$(cat "$WORK/mid.out")
+    old=$(echo "$out" | awk '$1 == "old" {print $2}')
+    case "$old" in reset|closed) ;; *) fail "the connection to the removed backend should end cleanly: $out" ;; esac
+    new=$(echo "$out" | awk '$1 == "new" {$1 = ""; print $0}' | xargs)
+    [ "$new" != "$removed" ] && [ -n "$new" ] && [ "${new#*$removed}" = "$new" ] ||
+        fail "new connections reached the removed backend $removed: $out"
+}
