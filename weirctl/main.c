@@ -392,6 +392,10 @@ static int command_policy(const char *bpffs, const char *state_dir, const char *
 				else if (port_bits == 0)
 					snprintf(ports, sizeof(ports), "%s any port",
 						 next.protocol == 6 ? "TCP" : next.protocol == 17 ? "UDP" : "SCTP");
+				else if (port_bits == 16)
+					snprintf(ports, sizeof(ports), "%s %u",
+						 next.protocol == 6 ? "TCP" : next.protocol == 17 ? "UDP" : "SCTP",
+						 ntohs(next.port));
 				else
 					snprintf(ports, sizeof(ports), "%s %u-%u",
 						 next.protocol == 6 ? "TCP" : next.protocol == 17 ? "UDP" : "SCTP",

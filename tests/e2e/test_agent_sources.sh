@@ -82,7 +82,7 @@ spec:
     assert_eq "$(status_field isolatedEndpoints)" 1 "one isolated endpoint"
     words=$(in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" policy e2e/b)
     assert_contains "$words" "isolated by e2e/server-only-from-client" "weirctl policy names the isolating policy"
-    assert_contains "$words" "from e2e: app=client: TCP 8080-8080 (allowed by e2e/server-only-from-client)" "weirctl policy explains the rule"
+    assert_contains "$words" "from e2e: app=client: TCP 8080 (allowed by e2e/server-only-from-client)" "weirctl policy explains the rule"
     assert_contains "$words" "egress of e2e/b" "both directions"
     assert_contains "$(in_node "$WEIRCTL" --state-dir "$STATE_DIR" identities)" "e2e: app=server" "weirctl identities"
     sleep 0.2
