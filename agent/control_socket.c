@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -39,7 +40,9 @@ int control_socket_listen(const char *state_dir, char *errbuf, size_t errlen)
 		return err;
 	}
 	unlink(address.sun_path); /* a previous agent's socket file */
-	if (bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 || listen(fd, 64) < 0) {
+	/* Root only: the socket answers about the node's datapath. */
+	if (bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 ||
+	    chmod(address.sun_path, 0600) < 0 || listen(fd, 64) < 0) {
 		err = -errno;
 		snprintf(errbuf, errlen, "listen on %s: %s", address.sun_path, strerror(errno));
 		close(fd);
