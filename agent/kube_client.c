@@ -23,6 +23,7 @@
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS 30000
 #define BODY_LIMIT (256u << 20)
+#define STALL_SECONDS 90
 
 enum stream_phase { PHASE_WAITING, PHASE_LISTING, PHASE_WATCHING };
 
@@ -74,6 +75,10 @@ static uint64_t monotonic_ms(void)
 static void schedule_retry(struct resource_stream *stream, const char *why)
 {
 	uint64_t delay = BACKOFF_FIRST_MS;
+	curl_off_t retry_after = 0;
+
+	if (stream->easy)
+		curl_easy_getinfo(stream->easy, CURLINFO_RETRY_AFTER, &retry_after);
 
 	for (unsigned i = 0; i < stream->failures && delay < BACKOFF_MAX_MS; i++)
 		delay *= 2;
@@ -81,6 +86,10 @@ static void schedule_retry(struct resource_stream *stream, const char *why)
 		delay = BACKOFF_MAX_MS;
 	/* Full jitter over the upper half, so agents of many nodes do not retry in step. */
 	delay = delay / 2 + (uint64_t)rand() % (delay / 2 + 1);
+	/* The server asked for a pause (429): honour it, within the cap. */
+	if (retry_after > 0 && (uint64_t)retry_after * 1000 > delay)
+		delay = (uint64_t)retry_after * 1000 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+								     : (uint64_t)retry_after * 1000;
 	stream->failures++;
 	stream->phase = PHASE_WAITING;
 	stream->retry_at_ms = monotonic_ms() + delay;
@@ -133,6 +142,10 @@ static int stream_request(struct resource_stream *stream, const char *query)
 	curl_easy_setopt(stream->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(stream->easy, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(stream->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* A server that stops sending is abandoned: lists must finish, and watches carry
+	 * bookmarks (about one a minute from a real API server). */
+	curl_easy_setopt(stream->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(stream->easy, CURLOPT_LOW_SPEED_TIME, (long)STALL_SECONDS);
 	curl_easy_setopt(stream->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(stream->easy, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(stream->easy, CURLOPT_ACCEPT_ENCODING, "");
@@ -283,14 +296,21 @@ static void finish_list_page(struct resource_stream *stream)
 	start_watch(stream);
 }
 
-static void handle_watch_event(struct resource_stream *stream, const char *line)
+/* Returns -1 for a line that cannot be read: the stream is then abandoned and watched again
+ * from the last good resourceVersion, so no event is lost (skipping it would let the next
+ * bookmark move past it for good). */
+static int handle_watch_event(struct resource_stream *stream, const char *line)
 {
 	cJSON *event = cJSON_Parse(line);
 	const char *type = object_string(event, "type");
 	cJSON *object = event ? cJSON_DetachItemFromObjectCaseSensitive(event, "object") : NULL;
 
 	if (!type || !object) {
-		log_warn("%s: unreadable watch event ignored", kube_kind_name(stream->kind));
+		log_warn("%s: unreadable watch event; watching again from resourceVersion %s",
+			 kube_kind_name(stream->kind), stream->resource_version);
+		cJSON_Delete(object);
+		cJSON_Delete(event);
+		return -1;
 	} else if (strcmp(type, "ERROR") == 0) {
 		const cJSON *code = cJSON_GetObjectItemCaseSensitive(object, "code");
 		if (cJSON_IsNumber(code) && code->valueint == 410) {
@@ -305,6 +325,7 @@ static void handle_watch_event(struct resource_stream *stream, const char *line)
 		}
 	} else if (strcmp(type, "BOOKMARK") == 0) {
 		note_resource_version(stream, object_string(object, "metadata.resourceVersion"));
+		stream->failures = 0; /* a healthy stream */
 	} else {
 		note_resource_version(stream, object_string(object, "metadata.resourceVersion"));
 		if (strcmp(type, "DELETED") == 0) {
@@ -319,6 +340,7 @@ static void handle_watch_event(struct resource_stream *stream, const char *line)
 	}
 	cJSON_Delete(object);
 	cJSON_Delete(event);
+	return 0;
 }
 
 static size_t on_body(char *data, size_t size, size_t count, void *opaque)
@@ -352,8 +374,8 @@ static size_t on_body(char *data, size_t size, size_t count, void *opaque)
 		char *start = stream->body, *newline;
 		while ((newline = memchr(start, '\n', stream->body_length - (size_t)(start - stream->body)))) {
 			*newline = '\0';
-			if (newline > start)
-				handle_watch_event(stream, start);
+			if (newline > start && handle_watch_event(stream, start) < 0)
+				return 0; /* aborts the transfer; transfer_done resumes the watch */
 			start = newline + 1;
 		}
 		stream->body_length -= (size_t)(start - stream->body);
@@ -373,8 +395,8 @@ static void transfer_done(struct resource_stream *stream, CURLcode result)
 		snprintf(why, sizeof(why), "%s %s: %s",
 			 stream->phase == PHASE_LISTING ? "list" : "watch", stream->path,
 			 curl_easy_strerror(result));
-		stream_release(stream);
 		schedule_retry(stream, why);
+		stream_release(stream);
 		return;
 	}
 	if (status == 410) {
@@ -387,8 +409,8 @@ static void transfer_done(struct resource_stream *stream, CURLcode result)
 	if (status != 200) {
 		snprintf(why, sizeof(why), "%s %s: HTTP %ld",
 			 stream->phase == PHASE_LISTING ? "list" : "watch", stream->path, status);
-		stream_release(stream);
 		schedule_retry(stream, why);
+		stream_release(stream);
 		return;
 	}
 	if (stream->phase == PHASE_LISTING) {

@@ -9,6 +9,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,23 @@ static int uplink_attach(struct pod_bpf *skeleton, const char *device, char *err
 	    tc_attach_egress((int)ifindex, bpf_program__fd(skeleton->progs.to_uplink), errbuf,
 			     errlen) < 0)
 		return -1;
+	return 0;
+}
+
+/* libbpf's own messages go through weir's log (JSON too), as debug, except its warnings. */
+static int libbpf_to_log(enum libbpf_print_level level, const char *format, va_list args)
+{
+	char message[1024];
+	size_t length;
+
+	vsnprintf(message, sizeof(message), format, args);
+	length = strlen(message);
+	while (length && message[length - 1] == '\n')
+		message[--length] = '\0';
+	if (level == LIBBPF_WARN)
+		log_warn("libbpf: %s", message);
+	else
+		log_debug("libbpf: %s", message);
 	return 0;
 }
 
@@ -379,6 +397,7 @@ int main(int argc, char **argv)
 		return parsed > 0 ? 0 : 2;
 	log_setup("weir-agent", stderr, LOG_LEVEL_INFO);
 	log_set_json(agent.options.log_json);
+	libbpf_set_print(libbpf_to_log);
 	agent.started_at = (long)time(NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 

@@ -7,3 +7,5 @@ cd "$(dirname "$0")/.."
 ./bench/pod_rr.sh
 ./bench/agent_propagation.sh
 ./bench/agent_scale.sh
+./bench/services_scale.sh
+./bench/cross_node.sh

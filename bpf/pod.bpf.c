@@ -124,6 +124,14 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 				   WEIR_DROP_CT_INVALID,
 				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
 
+	/* A fresh SYN on the tuple of a closed connection starts a new one: judge it again. */
+	if (tracked.status == CT_ESTABLISHED && tracked.entry &&
+	    tracked.entry->state == WEIR_CT_CLOSING && packet->protocol == IPPROTO_TCP &&
+	    (packet->tcp_flags & TCP_FLAG_SYN) && !(packet->tcp_flags & TCP_FLAG_ACK)) {
+		bpf_map_delete_elem(&ct, &tracked.key);
+		tracked.status = CT_NEW;
+		tracked.entry = 0;
+	}
 	if (tracked.status != CT_NEW && tracked.entry) {
 		struct weir_ct_entry *entry = tracked.entry;
 

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcjson-dev \
 libcurl4-openssl-dev libnl-3-dev libnl-route-3-dev libyaml-dev pkg-config iproute2 \
-containernetworking-plugins iputils-ping curl socat iperf3 python3 kmod procps util-linux"
+containernetworking-plugins iputils-ping curl socat iperf3 python3 kmod procps util-linux iptables"
 
 missing=""
 for package in $PACKAGES; do

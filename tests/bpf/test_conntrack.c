@@ -373,7 +373,21 @@ static void drop_events_are_rate_limited_but_counters_exact(void)
 	ASSERT_TRUE(counter(WEIR_COUNTER_EVENTS_SUPPRESSED) >= 50, "events beyond the budget suppressed");
 }
 
+static void new_syn_on_a_closed_tuple_is_judged_again(void)
+{
+	struct packet_spec syn = tcp_from_a(REMOTE_POD, 80, TCP_SYN);
+	struct packet_spec fin = tcp_from_a(REMOTE_POD, 80, TCP_FIN | TCP_ACK);
+
+	SETUP();
+	ASSERT_EQ(run_spec(FROM_POD, &syn).verdict, TC_ACT_OK, "first connection");
+	ASSERT_EQ(run_spec(FROM_POD, &fin).verdict, TC_ACT_OK, "closed");
+	ASSERT_EQ(isolate(ENDPOINT_A, 0, 106), 0, "egress isolated now (no revision bump)");
+	ASSERT_EQ(run_spec(FROM_POD, &syn).verdict, TC_ACT_SHOT, "the new SYN is judged, denied");
+	ASSERT_EQ(counter(WEIR_COUNTER_CT_NEW), 1, "only the first was new and allowed");
+}
+
 const struct test_case conntrack_tests[] = {
+	{ "new_syn_on_a_closed_tuple_is_judged_again", new_syn_on_a_closed_tuple_is_judged_again },
 	{ "reply_of_an_allowed_connection_passes", reply_of_an_allowed_connection_passes },
 	{ "unsolicited_reply_is_judged_as_new", unsolicited_reply_is_judged_as_new },
 	{ "established_forward_packets_use_the_entry", established_forward_packets_use_the_entry },
