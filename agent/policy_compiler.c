@@ -33,8 +33,8 @@ static int append_labels(char **buffer, size_t *length, size_t *capacity, const 
 	const cJSON *label;
 	int result = 0;
 
-	if (!labels || count == 0)
-		return 0;
+	if (!cJSON_IsObject(labels) || count == 0)
+		return 0; /* labels that are not a map (hostile input) are no labels */
 	lines = calloc(count, sizeof(*lines));
 	if (!lines)
 		return -1;

@@ -115,7 +115,9 @@ static int parse_weir_fields(cJSON *document, struct cni_config *config, struct 
 				     log_level_text);
 	mtu = cJSON_GetObjectItemCaseSensitive(document, "mtu");
 	if (mtu) {
-		if (!cJSON_IsNumber(mtu) || mtu->valuedouble != (double)(int)mtu->valuedouble ||
+		/* Range first: casting an out-of-range double to int is undefined. */
+		if (!cJSON_IsNumber(mtu) || !(mtu->valuedouble >= 576 && mtu->valuedouble <= 65535) ||
+		    mtu->valuedouble != (double)(int)mtu->valuedouble ||
 		    mtu->valueint < 576 || mtu->valueint > 65535)
 			return cni_error_set(err, CNI_ERR_INVALID_CONFIG,
 					     "mtu must be an integer from 576 to 65535");
