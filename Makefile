@@ -105,7 +105,7 @@ $(BUILD)/bench/tcp_rr: $(call obj,bench/tcp_rr.c)
 	$(CC) $(LDFLAGS) $^ -o $@
 
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BINS) $(TOOL_BINS)
+	@$(MAKE) --no-print-directory all $(TEST_BINS) $(TOOL_BINS) $(FUZZ_REPLAY_BINS)
 	@./tests/run.sh
 
 demo: deps
@@ -130,3 +130,6 @@ lint:
 
 clean:
 	rm -rf $(BUILD)
+
+# Fuzz targets, and their corpora replayed as regression tests (fuzz/README.md).
+include fuzz/fuzz.mk

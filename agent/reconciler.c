@@ -352,6 +352,9 @@ void reconciler_note(struct reconciler *reconciler, enum kube_kind kind, const c
 		const char *node = object_string(object, "spec.nodeName");
 		/* A peer of anyone isolated; and the endpoint itself when it is ours. */
 		reconciler->isolated_dirty = true;
+		/* Local endpoints are found by their CNI records, not by nodeName: a pod without
+		 * one may still be ours. */
+		namespace_dirty(reconciler, object_namespace(object));
 		if (node && strcmp(node, reconciler->node_name) == 0)
 			reconciler->endpoints_dirty = true;
 		break;
@@ -761,9 +764,11 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	    service_sync_apply(reconciler->services, reconciler->store, errbuf, errlen) < 0)
 		goto out;
 	reconciler->services_dirty = false;
+	/* A route the kernel refuses (an unreachable InternalIP) must not undo a pass whose
+	 * maps are written: it is logged and tried again with the next node change. */
 	if (reconciler->nodes_dirty &&
 	    node_routes_sync(reconciler->store, reconciler->node_name, errbuf, errlen) < 0)
-		goto out;
+		log_warn("node routes: %s", errbuf);
 	reconciler->nodes_dirty = false;
 
 	/* Commit what was written. */

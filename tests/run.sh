@@ -40,6 +40,7 @@ run_suite unit ./build/tests/unit_tests
 # Sanitizer reports abort the binary (no recovery), so a clean run means zero reports.
 run_suite unit-sanitized env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
     UBSAN_OPTIONS=print_stacktrace=1 ./build/tests/unit_tests_sanitized
+run_suite fuzz-replay ./fuzz/replay_all.sh
 run_suite bpf ./build/tests/bpf_tests
 run_suite fixture ./tests/fixtures/test_k8s_api_server.sh
 run_suite e2e ./tests/e2e/run.sh

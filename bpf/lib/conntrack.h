@@ -83,7 +83,10 @@ static __always_inline struct ct_lookup_result ct_lookup(const struct packet *pa
 		if (result.entry) {
 			result.status = CT_RELATED;
 			result.key = swapped;
+			return result;
 		}
+		/* Unrelated: judged as the ICMP packet it is, between its real endpoints. */
+		ct_key_of(packet, &result.key);
 		return result;
 	}
 	ct_key_of(packet, &result.key);

@@ -650,6 +650,21 @@ def frames():
     write(t, "truncated_ipv4.bin", ether(MAC_A, ipv4(POD_A, POD_B, 6, tcp(POD_A, POD_B, 1, 2))[:30]))
 
 
+def regressions():
+    """Reproducers of fixed bugs (fuzz/crashes/ until the fix, then here for good)."""
+    # cni/config.c: an MTU beyond int was cast to int before its range was checked (UB).
+    write("cni_config", "regression_mtu_double_to_int.json",
+          '{"cniVersion":"1.0.0","name":"weir","type":"weir-cni","mtu":1e10}\n')
+    # agent/policy_compiler.c append_labels: labels given as a list reached strlen(NULL).
+    labels_list = ("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: default, "
+                   "labels: [app]}\nstatus: {podIP: 10.244.0.9}\n")
+    write("k8s_objects", "regression_labels_list.yaml", labels_list)
+    write("standalone", "regression_pod_labels_list.yaml", labels_list)
+    write("watch_event", "regression_namespace_labels_list.jsonl",
+          '{"type":"ADDED","object":{"kind":"Namespace","metadata":{"name":"default",'
+          '"labels":["x"]}}}\n')
+
+
 if __name__ == "__main__":
     cni_config()
     cni_args()
@@ -660,3 +675,4 @@ if __name__ == "__main__":
     watch_event()
     standalone()
     frames()
+    regressions()

@@ -386,7 +386,27 @@ static void new_syn_on_a_closed_tuple_is_judged_again(void)
 	ASSERT_EQ(counter(WEIR_COUNTER_CT_NEW), 1, "only the first was new and allowed");
 }
 
+static void unrelated_icmp_error_from_the_pod_obeys_egress_policy(void)
+{
+	struct packet_spec never_sent = udp_to_a(REMOTE_POD, 53);
+	struct packet_spec error = { .source_mac = MAC_A, .source = POD_A,
+				     .destination = REMOTE_POD, .protocol = IPPROTO_ICMP,
+				     .icmp_type = 3, .icmp_code = 3, .icmp_inner = &never_sent };
+
+	SETUP();
+	ASSERT_EQ(isolate(ENDPOINT_A, 0, 107), 0, "isolate A's egress");
+	ASSERT_EQ(allow(ENDPOINT_A, EGRESS, IDENTITY_REMOTE, IPPROTO_TCP, 443, 0, 108), 0,
+		  "allow TCP 443 only");
+	ASSERT_EQ(allow(ENDPOINT_A, EGRESS, WEIR_IDENTITY_WORLD, 0, 0, 0, 109), 0,
+		  "allow the world, anything");
+	ASSERT_EQ(run_spec(FROM_POD, &error).verdict, TC_ACT_SHOT,
+		  "an ICMP error nobody asked for is judged between its real endpoints");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_POLICY_DENIED_EGRESS, EGRESS), 1, "denied");
+}
+
 const struct test_case conntrack_tests[] = {
+	{ "unrelated_icmp_error_from_the_pod_obeys_egress_policy",
+	  unrelated_icmp_error_from_the_pod_obeys_egress_policy },
 	{ "new_syn_on_a_closed_tuple_is_judged_again", new_syn_on_a_closed_tuple_is_judged_again },
 	{ "reply_of_an_allowed_connection_passes", reply_of_an_allowed_connection_passes },
 	{ "unsolicited_reply_is_judged_as_new", unsolicited_reply_is_judged_as_new },
