@@ -25,6 +25,7 @@ int kernel_features_check(char *errbuf, size_t errlen)
 		{ BPF_FUNC_redirect_peer, "bpf_redirect_peer for TC programs (5.10)" },
 		{ BPF_FUNC_skb_change_tail, "bpf_skb_change_tail for TC programs (4.9)" },
 		{ BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve for TC programs (5.8)" },
+		{ BPF_FUNC_loop, "bpf_loop for TC programs (5.17), which reads HTTP requests" },
 	};
 
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) != 1) {

@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define WEIR_ABI_VERSION 4
+#define WEIR_ABI_VERSION 5
 
 /* Pin names under the bpffs root (each at most 15 characters, the kernel's object name limit). */
 #define WEIR_MAP_ENDPOINTS "endpoints"
@@ -29,6 +29,10 @@
 #define WEIR_MAP_SOCKET_REVNAT "socket_revnat"
 #define WEIR_MAP_SNAT "snat"
 #define WEIR_MAP_UPLINKS "uplinks"
+#define WEIR_MAP_HTTP_REQUESTS "http_requests"
+#define WEIR_MAP_HTTP_RULES "http_rules"
+#define WEIR_MAP_DATAPATH_CONFIG "dp_config"
+#define WEIR_MAP_HTTP_PORTS "http_ports"
 #define WEIR_PROG_SOCKET_CONNECT "sock_connect4"
 #define WEIR_PROG_SOCKET_SENDMSG "sock_sendmsg4"
 #define WEIR_PROG_SOCKET_RECVMSG "sock_recvmsg4"
@@ -128,9 +132,13 @@ enum weir_policy_verdict {
 	WEIR_VERDICT_DENY = 2,
 };
 
+#define WEIR_POLICY_FLAG_HTTP (1U << 0) /* allowed at L4; each HTTP request is then checked
+					 * against http_rules {rule_id, 0..n} */
+
 struct weir_policy_entry {
 	__u8 verdict; /* enum weir_policy_verdict */
-	__u8 reserved[3];
+	__u8 flags;   /* WEIR_POLICY_FLAG_* */
+	__u8 reserved[2];
 	__u32 rule_id; /* the agent's rule table maps it to namespace/name of the policy */
 };
 
@@ -167,6 +175,10 @@ enum weir_ct_state {
 #define WEIR_CT_FLAG_REVNAT (1U << 2)  /* a client->backend entry: replies get nat_* as source */
 #define WEIR_CT_FLAG_HAIRPIN (1U << 3) /* the client is its own backend: its source was hidden
 					* behind WEIR_HAIRPIN_ADDRESS */
+#define WEIR_CT_FLAG_HTTP_RULES (1U << 4) /* rule_id names an HTTP rule set every request must pass */
+#define WEIR_CT_FLAG_NOT_HTTP (1U << 5)	  /* first client payload was not HTTP/1.x: not looked at again */
+#define WEIR_CT_FLAG_FORWARD_FIN (1U << 6)
+#define WEIR_CT_FLAG_REPLY_FIN (1U << 7)
 
 /* The source a pod sees when it reaches itself through a Service (169.254.42.1): without it
  * the pod would answer itself inside its own namespace, past the translation back. */
@@ -182,6 +194,25 @@ struct weir_ct_entry {
 	__u8 flags;	     /* WEIR_CT_FLAG_* */
 	__u16 nat_port;	     /* network byte order: backend port (SERVICE) or VIP port (REVNAT) */
 	__u32 nat_address;   /* network byte order: backend (SERVICE) or VIP (REVNAT) */
+	__u64 created_ns;
+	__u64 forward_packets; /* counted where the entry is looked up; atomic adds */
+	__u64 forward_bytes;
+	__u64 reply_packets;
+	__u64 reply_bytes;
+	/* HTTP/1.x tracking of the client->server byte stream (TCP only). */
+	__u64 http_request_ns;	/* when the outstanding request was seen; 0: none */
+	__u32 http_next_sequence; /* where the next request must start (after headers + body) */
+	__u8 http_state;	/* enum weir_http_state */
+	__u8 flow_end_reported; /* 1 once a FLOW_END event went out (kernel on FIN/RST, or sweep) */
+	__u8 http_synced;	/* http_next_sequence is known */
+	__u8 reserved2;
+};
+
+enum weir_http_state {
+	WEIR_HTTP_IDLE = 0,	/* no request seen yet, or the last one was answered */
+	WEIR_HTTP_AWAITING_RESPONSE, /* a request went out; the next server payload answers it */
+	WEIR_HTTP_DENIED,	/* a request was refused with 403: the server is being reset */
+	WEIR_HTTP_SERVER_RESET, /* the server got its RST; the client is only acknowledged */
 };
 
 /* ---- services ------------------------------------------------------------------------------ */
@@ -292,6 +323,8 @@ struct weir_snat_entry {
 #define WEIR_SNAT_PORT_FIRST 32768
 #define WEIR_SNAT_PORT_COUNT 28232 /* up to 60999, as Linux's default ephemeral range */
 #define WEIR_MAX_SNAT 131072
+#define WEIR_MAX_HTTP_REQUESTS 65536
+#define WEIR_MAX_HTTP_RULES 65536
 
 /* ---- drops and events ---------------------------------------------------------------------- */
 
@@ -310,6 +343,13 @@ enum weir_drop_reason {
 	WEIR_DROP_MAP_FULL,
 	WEIR_DROP_UNKNOWN_ENDPOINT,
 	WEIR_DROP_NO_SERVICE_BACKEND,
+	WEIR_DROP_HTTP_DENIED,		 /* no HTTP matcher of the rule allows the request */
+	WEIR_DROP_HTTP_SPLIT_REQUEST,	 /* request line or headers span segments: cannot judge */
+	WEIR_DROP_HTTP_PIPELINED,	 /* a second request behind the first in one segment */
+	WEIR_DROP_HTTP_NOT_HTTP1,	 /* HTTP/2, TLS or anything else on a port with HTTP rules */
+	WEIR_DROP_HTTP_UNTRACKABLE_BODY, /* chunked or unparsable body length: next request unknown */
+	WEIR_DROP_HTTP_UNSAFE_PATH,	 /* dot segments, encoded '.', '/' or '\\': a server could
+					  * resolve it to a path the rules did not allow */
 	WEIR_DROP_REASON_MAX,
 };
 
@@ -330,7 +370,12 @@ enum weir_event_type {
 	WEIR_EVENT_DROP = 1,
 	WEIR_EVENT_NEW_FLOW = 2,
 	WEIR_EVENT_REVOKED = 3,
+	WEIR_EVENT_HTTP = 4,	 /* struct weir_http_event */
+	WEIR_EVENT_FLOW_END = 5, /* struct weir_flow_end_event */
 };
+
+/* Every ring buffer record starts with {timestamp_ns, type}; the type says which struct it is
+ * (DROP, NEW_FLOW, REVOKED: struct weir_event). */
 
 /* events: ring buffer records. */
 struct weir_event {
@@ -350,6 +395,134 @@ struct weir_event {
 };
 
 #define WEIR_EVENTS_PER_SECOND_PER_CPU 2000
+
+/* ---- HTTP/1.x, parsed in the datapath ------------------------------------------------------ */
+
+#define WEIR_HTTP_PATH_BYTES 64 /* longer paths are kept truncated (flagged) */
+#define WEIR_HTTP_HOST_BYTES 32
+
+enum weir_http_method {
+	WEIR_HTTP_METHOD_NONE = 0,
+	WEIR_HTTP_METHOD_GET,
+	WEIR_HTTP_METHOD_HEAD,
+	WEIR_HTTP_METHOD_POST,
+	WEIR_HTTP_METHOD_PUT,
+	WEIR_HTTP_METHOD_DELETE,
+	WEIR_HTTP_METHOD_PATCH,
+	WEIR_HTTP_METHOD_OPTIONS,
+	WEIR_HTTP_METHOD_CONNECT,
+	WEIR_HTTP_METHOD_TRACE,
+	WEIR_HTTP_METHOD_MAX,
+};
+
+enum weir_http_outcome {
+	WEIR_HTTP_ANSWERED = 1, /* request and the status line of its response */
+	WEIR_HTTP_UNPARSED = 2, /* client payload that is not a request weir could read */
+	WEIR_HTTP_REFUSED = 3,	/* L7 policy refused it (reason says why) */
+	WEIR_HTTP_OUTCOME_MAX,
+};
+
+#define WEIR_HTTP_FLAG_PATH_TRUNCATED (1U << 0)
+#define WEIR_HTTP_FLAG_HOST_TRUNCATED (1U << 1)
+
+/* http_requests: LRU, CT key -> the request awaiting its response. */
+struct weir_http_request {
+	__u8 method;	     /* enum weir_http_method */
+	__u8 flags;	     /* WEIR_HTTP_FLAG_* */
+	__u8 path_length;    /* bytes kept in path */
+	__u8 host_length;
+	__u32 rule_id;	     /* the rule that let the connection in (0: none) */
+	char path[WEIR_HTTP_PATH_BYTES];
+	char host[WEIR_HTTP_HOST_BYTES];
+};
+
+struct weir_http_event {
+	__u64 timestamp_ns;
+	__u8 type;	/* WEIR_EVENT_HTTP */
+	__u8 reason;	/* enum weir_drop_reason when refused, else 0 */
+	__u8 outcome;	/* enum weir_http_outcome */
+	__u8 protocol;	/* IPPROTO_TCP */
+	__u32 client;	/* network byte order, as the server sees it (after Service translation) */
+	__u32 server;
+	__u16 client_port; /* network byte order */
+	__u16 server_port;
+	__u16 status;	   /* response status code; 0 when none */
+	__u8 direction;	   /* enum weir_direction of endpoint_id */
+	__u8 reserved;
+	__u32 endpoint_id; /* the local endpoint that saw it (server when local, else client) */
+	__u32 rule_id;	   /* L7: the rule set that judged it; else the L4 rule */
+	__u64 latency_ns;  /* request to first response byte; 0 when unanswered */
+	struct weir_http_request request;
+};
+
+enum weir_flow_end_cause {
+	WEIR_FLOW_END_FIN = 1,
+	WEIR_FLOW_END_RESET = 2,
+	WEIR_FLOW_END_EXPIRED = 3, /* found expired by the agent's conntrack sweep */
+	WEIR_FLOW_END_CAUSE_MAX,
+};
+
+/* A connection's summary when it ends. "forward" is the direction of its first packet. */
+struct weir_flow_end_event {
+	__u64 timestamp_ns;
+	__u8 type;  /* WEIR_EVENT_FLOW_END */
+	__u8 cause; /* enum weir_flow_end_cause */
+	__u8 protocol;
+	__u8 reserved;
+	__u32 source; /* network byte order */
+	__u32 destination;
+	__u16 source_port; /* network byte order */
+	__u16 destination_port;
+	__u32 source_endpoint_id; /* 0 when not local */
+	__u32 destination_endpoint_id;
+	__u32 rule_id;
+	__u64 duration_ns;
+	__u64 forward_packets;
+	__u64 forward_bytes;
+	__u64 reply_packets;
+	__u64 reply_bytes;
+};
+
+/* http_rules: hash {rule id, index} -> one matcher; indexes run 0..n-1 without gaps. A request
+ * passes when any matcher of its connection's rule set matches all of its given fields. */
+#define WEIR_HTTP_RULES_PER_SET 16
+
+#define WEIR_HTTP_MATCH_METHOD (1U << 0)
+#define WEIR_HTTP_MATCH_PATH (1U << 1)
+#define WEIR_HTTP_MATCH_PATH_PREFIX (1U << 2) /* path given as "prefix*" */
+#define WEIR_HTTP_MATCH_HOST (1U << 3)
+
+struct weir_http_rule_key {
+	__u32 rule_id;
+	__u32 index;
+};
+
+/* Paths compare as eight 64-bit words: (request & mask) == path. Exact paths also need equal
+ * lengths; path and host are zero-padded, the host lowercase. */
+struct weir_http_rule {
+	__u8 match; /* WEIR_HTTP_MATCH_* */
+	__u8 method;
+	__u8 path_length;
+	__u8 host_length;
+	__u32 reserved;
+	__u64 path[WEIR_HTTP_PATH_BYTES / 8];
+	__u64 path_mask[WEIR_HTTP_PATH_BYTES / 8];
+	__u64 host[WEIR_HTTP_HOST_BYTES / 8];
+};
+
+/* dp_config: array of one. All zero is the default: everything on. */
+enum weir_http_visibility {
+	WEIR_HTTP_VISIBILITY_ALL_PORTS = 0,
+	WEIR_HTTP_VISIBILITY_LISTED_PORTS = 1, /* only ports present in http_ports */
+	WEIR_HTTP_VISIBILITY_OFF = 2,
+};
+
+struct weir_datapath_config {
+	__u32 http_visibility;	   /* enum weir_http_visibility; L7 rules are enforced regardless */
+	__u32 flow_events_off;	   /* 1: no NEW_FLOW / FLOW_END / HTTP events (drops still reported) */
+};
+
+/* http_ports: hash, TCP port (network byte order, as __u32) -> 1. */
 
 /* ---- metrics: per-CPU array of exact counters, one slot per weir_counter ------------------ */
 
@@ -377,6 +550,11 @@ enum weir_counter {
 	WEIR_COUNTER_MASQUERADED,
 	WEIR_COUNTER_MASQUERADE_REPLY,
 	WEIR_COUNTER_MASQUERADE_NO_PORT,
+	WEIR_COUNTER_HTTP_REQUESTS,
+	WEIR_COUNTER_HTTP_RESPONSES,
+	WEIR_COUNTER_HTTP_UNPARSED,
+	WEIR_COUNTER_HTTP_REFUSED,
+	WEIR_COUNTER_FLOWS_ENDED,
 	WEIR_COUNTER_MAX,
 };
 
@@ -406,6 +584,11 @@ static const char *const weir_counter_names[WEIR_COUNTER_MAX] = {
 	[WEIR_COUNTER_MASQUERADED] = "masqueraded",
 	[WEIR_COUNTER_MASQUERADE_REPLY] = "masquerade_reply",
 	[WEIR_COUNTER_MASQUERADE_NO_PORT] = "masquerade_no_port",
+	[WEIR_COUNTER_HTTP_REQUESTS] = "http_requests",
+	[WEIR_COUNTER_HTTP_RESPONSES] = "http_responses",
+	[WEIR_COUNTER_HTTP_UNPARSED] = "http_unparsed",
+	[WEIR_COUNTER_HTTP_REFUSED] = "http_refused",
+	[WEIR_COUNTER_FLOWS_ENDED] = "flows_ended",
 };
 
 static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {
@@ -423,6 +606,37 @@ static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {
 	[WEIR_DROP_MAP_FULL] = "map_full",
 	[WEIR_DROP_UNKNOWN_ENDPOINT] = "unknown_endpoint",
 	[WEIR_DROP_NO_SERVICE_BACKEND] = "no_service_backend",
+	[WEIR_DROP_HTTP_DENIED] = "http_denied",
+	[WEIR_DROP_HTTP_SPLIT_REQUEST] = "http_split_request",
+	[WEIR_DROP_HTTP_PIPELINED] = "http_pipelined",
+	[WEIR_DROP_HTTP_NOT_HTTP1] = "http_not_http1",
+	[WEIR_DROP_HTTP_UNTRACKABLE_BODY] = "http_untrackable_body",
+	[WEIR_DROP_HTTP_UNSAFE_PATH] = "http_unsafe_path",
+};
+
+static const char *const weir_http_method_names[WEIR_HTTP_METHOD_MAX] = {
+	[WEIR_HTTP_METHOD_NONE] = "",
+	[WEIR_HTTP_METHOD_GET] = "GET",
+	[WEIR_HTTP_METHOD_HEAD] = "HEAD",
+	[WEIR_HTTP_METHOD_POST] = "POST",
+	[WEIR_HTTP_METHOD_PUT] = "PUT",
+	[WEIR_HTTP_METHOD_DELETE] = "DELETE",
+	[WEIR_HTTP_METHOD_PATCH] = "PATCH",
+	[WEIR_HTTP_METHOD_OPTIONS] = "OPTIONS",
+	[WEIR_HTTP_METHOD_CONNECT] = "CONNECT",
+	[WEIR_HTTP_METHOD_TRACE] = "TRACE",
+};
+
+static const char *const weir_http_outcome_names[WEIR_HTTP_OUTCOME_MAX] = {
+	[WEIR_HTTP_ANSWERED] = "answered",
+	[WEIR_HTTP_UNPARSED] = "unparsed",
+	[WEIR_HTTP_REFUSED] = "refused",
+};
+
+static const char *const weir_flow_end_cause_names[WEIR_FLOW_END_CAUSE_MAX] = {
+	[WEIR_FLOW_END_FIN] = "fin",
+	[WEIR_FLOW_END_RESET] = "reset",
+	[WEIR_FLOW_END_EXPIRED] = "expired",
 };
 #endif
 

@@ -21,6 +21,7 @@
 #include "lib/deliver.h"
 #include "lib/lb.h"
 #include "lib/masquerade.h"
+#include "lib/http.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -28,6 +29,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 struct judgment {
 	__u8 allowed;
+	__u8 http;	/* the destination's rule checks every HTTP request */
 	__u8 reason;	/* why not */
 	__u8 direction; /* of the endpoint whose policy decided */
 	__u32 endpoint_id;
@@ -70,6 +72,7 @@ static __always_inline struct judgment judge_connection(const struct weir_ct_key
 				       key->protocol, port);
 		if (!verdict.allowed || verdict.rule_id)
 			judgment.rule_id = verdict.rule_id;
+		judgment.http = verdict.http;
 		if (!verdict.allowed) {
 			judgment.allowed = 0;
 			judgment.reason = WEIR_DROP_POLICY_DENIED_INGRESS;
@@ -106,14 +109,17 @@ struct reverse_nat {
 	__u8 hairpin; /* the reply's destination is the hairpin address: back to the client */
 };
 
-static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet, int from_pod,
+static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet, enum hook hook,
 				   __u32 source_endpoint_id, __u32 destination_endpoint_id,
 				   const struct service_nat *nat, struct reverse_nat *reverse)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 revision = policy_current_revision();
 	struct ct_lookup_result tracked = ct_lookup(packet, now);
+	int from_pod = hook == HOOK_FROM_POD;
 	struct judgment judgment;
+	int verdict;
+	__u8 ended;
 
 	if (tracked.status == CT_RELATED) {
 		metrics_count(WEIR_COUNTER_CT_RELATED);
@@ -144,8 +150,23 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 							 from_pod);
 			entry->revision = revision;
 			entry->rule_id = judgment.rule_id;
+			if (judgment.http && !(entry->flags & WEIR_CT_FLAG_HTTP_RULES)) {
+				/* Newly under HTTP rules: the next payload must be a request. */
+				entry->flags |= WEIR_CT_FLAG_HTTP_RULES;
+				entry->http_synced = 0;
+			} else if (!judgment.http) {
+				entry->flags &= ~WEIR_CT_FLAG_HTTP_RULES;
+			}
 		}
 		ct_update(entry, packet, tracked.status == CT_REPLY, now);
+		ct_account(entry, packet, tracked.status == CT_REPLY);
+		ended = ct_tcp_ended(entry, packet, tracked.status == CT_REPLY);
+		if (ended)
+			flow_end_emit(&tracked.key, entry, ended, now);
+		verdict = http_inspect(skb, packet, entry, &tracked.key,
+				       hook | (tracked.status == CT_REPLY ? HTTP_INSPECT_REPLY : 0));
+		if (verdict != HTTP_CONTINUE)
+			return verdict;
 		if (tracked.status == CT_REPLY && (entry->flags & WEIR_CT_FLAG_REVNAT)) {
 			reverse->address = entry->nat_address;
 			reverse->port = entry->nat_port;
@@ -162,16 +183,20 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 				   judgment.peer_identity, judgment.rule_id);
 	if (ct_create(&tracked.key, packet, revision, judgment.rule_id, source_endpoint_id,
 		      destination_endpoint_id, nat->translated ? nat->vip : 0,
-		      nat->translated ? nat->vip_port : 0, nat->hairpin ? WEIR_CT_FLAG_HAIRPIN : 0,
+		      nat->translated ? nat->vip_port : 0,
+		      (nat->hairpin ? WEIR_CT_FLAG_HAIRPIN : 0) |
+			      (judgment.http ? WEIR_CT_FLAG_HTTP_RULES : 0),
 		      now) < 0)
 		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
 				   WEIR_DROP_MAP_FULL,
 				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
 	metrics_count(WEIR_COUNTER_CT_NEW);
-	event_emit(WEIR_EVENT_NEW_FLOW, 0, from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
-		   from_pod ? source_endpoint_id : destination_endpoint_id,
-		   identity_of(from_pod ? packet->destination : packet->source), judgment.rule_id,
-		   packet);
+	if (flow_events_on())
+		event_emit(WEIR_EVENT_NEW_FLOW, 0,
+			   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
+			   from_pod ? source_endpoint_id : destination_endpoint_id,
+			   identity_of(from_pod ? packet->destination : packet->source),
+			   judgment.rule_id, packet);
 	return CONTINUE;
 }
 
@@ -263,7 +288,7 @@ int from_pod(struct __sk_buff *skb)
 	else
 		destination = 0;
 
-	verdict = enforce(skb, &packet, 1, source->endpoint_id, destination_endpoint_id, &nat,
+	verdict = enforce(skb, &packet, HOOK_FROM_POD, source->endpoint_id, destination_endpoint_id, &nat,
 			  &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
@@ -324,7 +349,8 @@ int from_uplink(struct __sk_buff *skb)
 		destination_endpoint_id = destination->endpoint_id;
 	else
 		destination = 0;
-	verdict = enforce(skb, &packet, 0, 0, destination_endpoint_id, &nat, &reverse);
+	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination_endpoint_id, &nat,
+			  &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (destination) {
@@ -387,7 +413,8 @@ int to_pod(struct __sk_buff *skb)
 				   WEIR_DROP_FRAGMENT_WITHOUT_FIRST, WEIR_DIRECTION_INGRESS, 0, 0);
 
 	/* From the host or another node: only the destination's ingress policy is ours. */
-	verdict = enforce(skb, &packet, 0, 0, destination->endpoint_id, &no_nat, &reverse);
+	verdict = enforce(skb, &packet, HOOK_TO_POD, 0, destination->endpoint_id, &no_nat,
+			  &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (reverse.address) {

@@ -65,7 +65,8 @@ void datapath_init(struct datapath *datapath)
 	datapath->ipcache_fd = datapath->policy_fd = datapath->endpoint_policy_fd = -1;
 	datapath->policy_revision_fd = datapath->ct_fd = datapath->fragments_fd = -1;
 	datapath->drops_fd = datapath->services_fd = datapath->backends_fd = -1;
-	datapath->maglev_fd = -1;
+	datapath->maglev_fd = datapath->http_rules_fd = datapath->datapath_config_fd = -1;
+	datapath->http_ports_fd = -1;
 }
 
 int datapath_open(struct datapath *datapath, const char *root, char *errbuf, size_t errlen)
@@ -87,6 +88,9 @@ int datapath_open(struct datapath *datapath, const char *root, char *errbuf, siz
 		{ WEIR_MAP_SERVICES, &datapath->services_fd },
 		{ WEIR_MAP_BACKENDS, &datapath->backends_fd },
 		{ WEIR_MAP_MAGLEV, &datapath->maglev_fd },
+		{ WEIR_MAP_HTTP_RULES, &datapath->http_rules_fd },
+		{ WEIR_MAP_DATAPATH_CONFIG, &datapath->datapath_config_fd },
+		{ WEIR_MAP_HTTP_PORTS, &datapath->http_ports_fd },
 	};
 
 	datapath_init(datapath);
@@ -118,7 +122,8 @@ void datapath_close(struct datapath *datapath)
 		       &datapath->policy_revision_fd, &datapath->ct_fd,
 		       &datapath->fragments_fd,	      &datapath->drops_fd,
 		       &datapath->services_fd,	      &datapath->backends_fd,
-		       &datapath->maglev_fd };
+		       &datapath->maglev_fd,	      &datapath->http_rules_fd,
+		       &datapath->datapath_config_fd, &datapath->http_ports_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)

@@ -24,6 +24,9 @@ struct datapath {
 	int services_fd;
 	int backends_fd;
 	int maglev_fd;
+	int http_rules_fd;
+	int datapath_config_fd;
+	int http_ports_fd;
 };
 
 /* A datapath with every fd closed (-1), for filling by hand (tests use skeleton maps). */

@@ -152,6 +152,9 @@ static __always_inline int ct_create(const struct weir_ct_key *key, const struct
 				     __u16 nat_port, __u8 extra_flags, __u64 now)
 {
 	struct weir_ct_entry entry = {
+		.created_ns = now,
+		.forward_packets = 1,
+		.forward_bytes = packet->length,
 		.revision = revision,
 		.rule_id = rule_id,
 		.source_endpoint_id = source_endpoint_id,
@@ -169,6 +172,40 @@ static __always_inline int ct_create(const struct weir_ct_key *key, const struct
 		entry.state = WEIR_CT_OPEN;
 	entry.expires_ns = now + ct_timeout(packet->protocol, entry.state);
 	return bpf_map_update_elem(&ct, key, &entry, BPF_ANY);
+}
+
+/* Packets and bytes per direction, for the connection's summary when it ends. */
+static __always_inline void ct_account(struct weir_ct_entry *entry, const struct packet *packet,
+				       int is_reply)
+{
+	if (is_reply) {
+		__sync_fetch_and_add(&entry->reply_packets, 1);
+		__sync_fetch_and_add(&entry->reply_bytes, packet->length);
+	} else {
+		__sync_fetch_and_add(&entry->forward_packets, 1);
+		__sync_fetch_and_add(&entry->forward_bytes, packet->length);
+	}
+}
+
+/* The TCP connection ended with this packet: a RST, or the second direction's FIN. Returns the
+ * cause (enum weir_flow_end_cause) the first time, 0 otherwise. */
+static __always_inline __u8 ct_tcp_ended(struct weir_ct_entry *entry, const struct packet *packet,
+					 int is_reply)
+{
+	if (packet->protocol != IPPROTO_TCP || entry->flow_end_reported)
+		return 0;
+	if (packet->tcp_flags & TCP_FLAG_RST) {
+		entry->flow_end_reported = 1;
+		return WEIR_FLOW_END_RESET;
+	}
+	if (!(packet->tcp_flags & TCP_FLAG_FIN))
+		return 0;
+	entry->flags |= is_reply ? WEIR_CT_FLAG_REPLY_FIN : WEIR_CT_FLAG_FORWARD_FIN;
+	if ((entry->flags & (WEIR_CT_FLAG_REPLY_FIN | WEIR_CT_FLAG_FORWARD_FIN)) !=
+	    (WEIR_CT_FLAG_REPLY_FIN | WEIR_CT_FLAG_FORWARD_FIN))
+		return 0;
+	entry->flow_end_reported = 1;
+	return WEIR_FLOW_END_FIN;
 }
 
 #endif

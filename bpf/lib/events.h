@@ -10,6 +10,21 @@
 
 #define EVENT_WINDOW_NS 1000000000ULL
 
+static __always_inline struct weir_datapath_config *datapath_config(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&dp_config, &zero);
+}
+
+/* NEW_FLOW, FLOW_END and HTTP events can be turned off (dp_config); drops are always reported. */
+static __always_inline int flow_events_on(void)
+{
+	struct weir_datapath_config *config = datapath_config();
+
+	return !config || !config->flow_events_off;
+}
+
 static __always_inline int event_budget_take(void)
 {
 	__u32 zero = 0;
@@ -56,6 +71,43 @@ static __always_inline void event_emit(__u8 type, __u8 reason, __u8 direction, _
 	event->source_port = packet->source_port;
 	event->destination_port = packet->destination_port;
 	event->length = packet->length;
+	bpf_ringbuf_submit(event, 0);
+}
+
+static __always_inline void flow_end_emit(const struct weir_ct_key *key,
+					  const struct weir_ct_entry *entry, __u8 cause, __u64 now)
+{
+	struct weir_flow_end_event *event;
+
+	metrics_count(WEIR_COUNTER_FLOWS_ENDED);
+	if (!flow_events_on())
+		return;
+	if (!event_budget_take()) {
+		metrics_count(WEIR_COUNTER_EVENTS_SUPPRESSED);
+		return;
+	}
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		metrics_count(WEIR_COUNTER_EVENTS_LOST);
+		return;
+	}
+	event->timestamp_ns = now;
+	event->type = WEIR_EVENT_FLOW_END;
+	event->cause = cause;
+	event->protocol = key->protocol;
+	event->reserved = 0;
+	event->source = key->source;
+	event->destination = key->destination;
+	event->source_port = key->source_port;
+	event->destination_port = key->destination_port;
+	event->source_endpoint_id = entry->source_endpoint_id;
+	event->destination_endpoint_id = entry->destination_endpoint_id;
+	event->rule_id = entry->rule_id;
+	event->duration_ns = now - entry->created_ns;
+	event->forward_packets = entry->forward_packets;
+	event->forward_bytes = entry->forward_bytes;
+	event->reply_packets = entry->reply_packets;
+	event->reply_bytes = entry->reply_bytes;
 	bpf_ringbuf_submit(event, 0);
 }
 

@@ -158,6 +158,40 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } snat SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEIR_MAX_HTTP_REQUESTS);
+	__type(key, struct weir_ct_key);
+	__type(value, struct weir_http_request);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} http_requests SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEIR_MAX_HTTP_RULES);
+	__type(key, struct weir_http_rule_key);
+	__type(value, struct weir_http_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} http_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct weir_datapath_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} http_ports SEC(".maps");
+
 /* Per-CPU event budget: not pinned, a new agent starts with a fresh budget. */
 struct event_budget {
 	__u64 window_start_ns;

@@ -65,6 +65,11 @@ struct packet {
 	struct weir_ct_key inner; /* ICMP errors: the tuple of the packet that caused it */
 	__u32 arp_sender;	  /* ARP: sender protocol address */
 	__u8 arp_sender_mac[6];
+	/* TCP: host byte order sequence numbers and where the payload starts in the frame. */
+	__u32 tcp_sequence;
+	__u32 tcp_acknowledgment;
+	__u16 payload_offset;
+	__u16 payload_length;
 };
 
 struct arp_ipv4 {
@@ -193,6 +198,12 @@ static __always_inline enum parse_result parse_packet(struct __sk_buff *skb, str
 		packet->source_port = tcp->source;
 		packet->destination_port = tcp->dest;
 		packet->tcp_flags = ((__u8 *)tcp)[13];
+		packet->tcp_sequence = bpf_ntohl(tcp->seq);
+		packet->tcp_acknowledgment = bpf_ntohl(tcp->ack_seq);
+		packet->payload_offset = sizeof(*eth) + packet->ihl_bytes + tcp->doff * 4;
+		if (bpf_ntohs(ip->tot_len) < packet->ihl_bytes + tcp->doff * 4)
+			return PARSE_MALFORMED;
+		packet->payload_length = bpf_ntohs(ip->tot_len) - packet->ihl_bytes - tcp->doff * 4;
 		return PARSE_IPV4;
 	}
 	if (ip->protocol == IPPROTO_UDP) {

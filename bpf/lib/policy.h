@@ -9,6 +9,7 @@
 
 struct policy_verdict {
 	__u8 allowed;
+	__u8 http; /* allowed at L4, with HTTP matchers for every request (rule_id names them) */
 	__u32 rule_id;
 };
 
@@ -32,7 +33,7 @@ static __always_inline struct policy_verdict policy_judge(__u32 endpoint_id, __u
 							  __u32 peer_identity, __u8 protocol,
 							  __u16 port)
 {
-	struct policy_verdict verdict = { .allowed = 1, .rule_id = 0 };
+	struct policy_verdict verdict = { .allowed = 1 };
 	struct weir_endpoint_policy *mode = bpf_map_lookup_elem(&endpoint_policy, &endpoint_id);
 	struct weir_policy_entry *entry;
 	__u32 isolation_rule;
@@ -57,6 +58,7 @@ static __always_inline struct policy_verdict policy_judge(__u32 endpoint_id, __u
 		return verdict;
 	}
 	verdict.allowed = entry->verdict == WEIR_VERDICT_ALLOW;
+	verdict.http = verdict.allowed && (entry->flags & WEIR_POLICY_FLAG_HTTP);
 	verdict.rule_id = entry->rule_id;
 	return verdict;
 }

@@ -1,5 +1,5 @@
-/* The BPF test fixture. Every test starts from a newly loaded object, so no state leaks from
- * one case into the next. */
+/* The BPF test fixture. The object is loaded once (verifying it takes seconds); before every
+ * test all its maps are emptied, so no state leaks from one case into the next. */
 #include "fixture.h"
 
 #include <arpa/inet.h>
@@ -21,7 +21,9 @@ const uint8_t MAC_ROUTER[6] = { 0x02, 0xee, 0, 0, 0, 0x01 };
 struct datapath datapath;
 static struct pod_bpf *skeleton;
 static struct ring_buffer *event_reader;
-static struct weir_event collected[256];
+#define COLLECTED_MAX 256
+#define RECORD_MAX 256
+static uint8_t collected[COLLECTED_MAX][RECORD_MAX];
 static size_t collected_count;
 
 static int add_endpoint(uint32_t address, uint32_t ifindex, uint32_t endpoint_id,
@@ -39,8 +41,10 @@ static int add_endpoint(uint32_t address, uint32_t ifindex, uint32_t endpoint_id
 static int on_event(void *context, void *data, size_t size)
 {
 	(void)context;
-	if (size >= sizeof(collected[0]) && collected_count < 256)
-		memcpy(&collected[collected_count++], data, sizeof(collected[0]));
+	if (size >= sizeof(struct weir_event) && collected_count < COLLECTED_MAX) {
+		memset(collected[collected_count], 0, RECORD_MAX);
+		memcpy(collected[collected_count++], data, size < RECORD_MAX ? size : RECORD_MAX);
+	}
 	return 0;
 }
 
@@ -53,19 +57,69 @@ void fixture_teardown(void)
 	skeleton = NULL;
 }
 
-int fixture_setup(void)
+/* Empties a map: hash-like maps lose every key, arrays get zeroed values. */
+static int map_reset(struct bpf_map *map)
+{
+	enum bpf_map_type type = bpf_map__type(map);
+	int fd = bpf_map__fd(map);
+	size_t value_size = bpf_map__value_size(map);
+	uint8_t key[64], next[64];
+	void *zeros;
+
+	if (type == BPF_MAP_TYPE_RINGBUF)
+		return 0;
+	if (type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+		size_t copies = type == BPF_MAP_TYPE_PERCPU_ARRAY ? (size_t)libbpf_num_possible_cpus()
+								   : 1;
+		size_t stride = type == BPF_MAP_TYPE_PERCPU_ARRAY ? (value_size + 7) / 8 * 8
+								  : value_size;
+		zeros = calloc(copies, stride);
+		if (!zeros)
+			return -1;
+		for (uint32_t index = 0; index < bpf_map__max_entries(map); index++)
+			bpf_map_update_elem(fd, &index, zeros, BPF_ANY);
+		free(zeros);
+		return 0;
+	}
+	if (bpf_map__key_size(map) > sizeof(key))
+		return -1;
+	while (bpf_map_get_next_key(fd, NULL, next) == 0) {
+		memcpy(key, next, sizeof(key));
+		if (bpf_map_delete_elem(fd, key) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int datapath_load_once(void)
 {
 	struct bpf_map *map;
-	char errbuf[256];
 
-	fixture_teardown();
-	collected_count = 0;
+	if (skeleton) {
+		bpf_object__for_each_map(map, skeleton->obj) {
+			if (map_reset(map) < 0)
+				return -1;
+		}
+		ring_buffer__consume(event_reader); /* leftovers of the previous test */
+		return 0;
+	}
 	skeleton = pod_bpf__open();
 	if (!skeleton)
 		return -1;
 	bpf_object__for_each_map(map, skeleton->obj) bpf_map__set_pin_path(map, NULL);
 	if (pod_bpf__load(skeleton) < 0)
 		return -1;
+	event_reader = ring_buffer__new(bpf_map__fd(skeleton->maps.events), on_event, NULL, NULL);
+	return event_reader ? 0 : -1;
+}
+
+int fixture_setup(void)
+{
+	char errbuf[256];
+
+	if (datapath_load_once() < 0)
+		return -1;
+	collected_count = 0;
 	datapath_init(&datapath);
 	datapath.endpoints_fd = bpf_map__fd(skeleton->maps.endpoints);
 	datapath.endpoint_stats_fd = bpf_map__fd(skeleton->maps.endpoint_stats);
@@ -80,9 +134,9 @@ int fixture_setup(void)
 	datapath.services_fd = bpf_map__fd(skeleton->maps.services);
 	datapath.backends_fd = bpf_map__fd(skeleton->maps.backends);
 	datapath.maglev_fd = bpf_map__fd(skeleton->maps.maglev);
-	event_reader = ring_buffer__new(bpf_map__fd(skeleton->maps.events), on_event, NULL, NULL);
-	if (!event_reader)
-		return -1;
+	datapath.http_rules_fd = bpf_map__fd(skeleton->maps.http_rules);
+	datapath.datapath_config_fd = bpf_map__fd(skeleton->maps.dp_config);
+	datapath.http_ports_fd = bpf_map__fd(skeleton->maps.http_ports);
 	if (add_endpoint(POD_A, TEST_IFINDEX, ENDPOINT_A, MAC_A, HOST_MAC_A) < 0 ||
 	    add_endpoint(POD_B, TEST_IFINDEX, ENDPOINT_B, MAC_B, HOST_MAC_B) < 0 ||
 	    add_endpoint(POD_ELSEWHERE, 99, 9, MAC_B, HOST_MAC_B) < 0)
@@ -227,14 +281,44 @@ struct packet_spec udp_to_a(uint32_t source, uint16_t port)
 	return spec;
 }
 
-int event_find(uint8_t type, uint8_t reason, struct weir_event *event)
+/* Every record starts {timestamp_ns, type}; drops and flows have their reason after it. */
+static int record_find(uint8_t type, int reason, void *record, size_t size, size_t skip)
 {
 	ring_buffer__consume(event_reader);
 	for (size_t i = 0; i < collected_count; i++) {
-		if (collected[i].type == type && collected[i].reason == reason) {
-			*event = collected[i];
-			return 0;
-		}
+		const struct weir_event *head = (const struct weir_event *)collected[i];
+
+		if (head->type != type || (reason >= 0 && head->reason != reason))
+			continue;
+		if (skip--)
+			continue;
+		memcpy(record, collected[i], size < RECORD_MAX ? size : RECORD_MAX);
+		return 0;
 	}
 	return -1;
+}
+
+int event_find(uint8_t type, uint8_t reason, struct weir_event *event)
+{
+	return record_find(type, reason, event, sizeof(*event), 0);
+}
+
+int http_event_find(size_t nth, struct weir_http_event *event)
+{
+	return record_find(WEIR_EVENT_HTTP, -1, event, sizeof(*event), nth);
+}
+
+int flow_end_find(struct weir_flow_end_event *event)
+{
+	return record_find(WEIR_EVENT_FLOW_END, -1, event, sizeof(*event), 0);
+}
+
+size_t records_of_type(uint8_t type)
+{
+	size_t count = 0;
+
+	ring_buffer__consume(event_reader);
+	for (size_t i = 0; i < collected_count; i++)
+		count += ((const struct weir_event *)collected[i])->type == type;
+	return count;
 }

@@ -68,6 +68,10 @@ struct packet_spec udp_to_a(uint32_t source, uint16_t port);
 
 /* An event of this type and reason from the ring buffer; 0 when one was found. */
 int event_find(uint8_t type, uint8_t reason, struct weir_event *event);
+/* The nth HTTP event (0-based) / the first flow-end event; 0 when found. */
+int http_event_find(size_t nth, struct weir_http_event *event);
+int flow_end_find(struct weir_flow_end_event *event);
+size_t records_of_type(uint8_t type);
 
 #define TCP_SYN 0x02
 #define TCP_ACK 0x10

@@ -50,7 +50,8 @@ static size_t ipv4_build(uint8_t *start, size_t size, const struct packet_spec *
 	size_t header = sizeof(*ip) + spec->ip_options_length;
 	size_t inner_length = 0;
 	uint8_t *l4 = start + header;
-	size_t l4_length = l4_header_length(spec);
+	size_t l4_length = l4_header_length(spec) +
+			   (spec->protocol == IPPROTO_TCP && spec->tcp_timestamps ? 12 : 0);
 	size_t total;
 
 	if (spec->icmp_inner) {
@@ -67,7 +68,10 @@ static size_t ipv4_build(uint8_t *start, size_t size, const struct packet_spec *
 	if (total > size)
 		return 0;
 	memset(start, 0, header + l4_length);
-	memset(l4 + l4_length + inner_length, 0xab, spec->payload_length);
+	if (spec->payload)
+		memcpy(l4 + l4_length + inner_length, spec->payload, spec->payload_length);
+	else
+		memset(l4 + l4_length + inner_length, 0xab, spec->payload_length);
 	ip->version = 4;
 	ip->ihl = (uint8_t)(header / 4);
 	ip->ttl = spec->ttl ? spec->ttl : 64;
@@ -96,7 +100,12 @@ static size_t ipv4_build(uint8_t *start, size_t size, const struct packet_spec *
 		tcp->dest = htons(spec->destination_port);
 		tcp->seq = htonl(spec->sequence);
 		tcp->ack_seq = htonl(spec->acknowledgment);
-		tcp->doff = 5;
+		tcp->doff = (uint16_t)(l4_length / 4);
+		if (spec->tcp_timestamps) {
+			static const uint8_t timestamps[12] = { 1, 1, 8, 10, 0x11, 0x11, 0x11, 0x11,
+								0x22, 0x22, 0x22, 0x22 };
+			memcpy(l4 + 20, timestamps, sizeof(timestamps));
+		}
 		l4[13] = spec->tcp_flags;
 		tcp->window = htons(65535);
 		sum = checksum_add(0, &pseudo, sizeof(pseudo));

@@ -21,6 +21,8 @@ struct packet_spec {
 	uint32_t sequence;
 	uint32_t acknowledgment;
 	size_t payload_length;
+	const void *payload; /* NULL: payload_length bytes of 0xab */
+	bool tcp_timestamps; /* NOP NOP TS(tsval 0x11111111, tsecr 0x22222222) */
 	uint8_t ip_options_length; /* multiple of 4, filled with NOPs */
 	uint16_t ip_id;
 	uint16_t fragment_offset; /* in 8-byte units */

@@ -4,10 +4,16 @@
 
 #include "test.h"
 
-extern const struct test_case parse_tests[], policy_tests[], conntrack_tests[], service_tests[];
+extern const struct test_case parse_tests[], policy_tests[], conntrack_tests[], service_tests[],
+	http_tests[];
 extern const size_t parse_tests_count, policy_tests_count, conntrack_tests_count,
-	service_tests_count;
+	service_tests_count, http_tests_count;
 
 #define SETUP() ASSERT_EQ(fixture_setup(), 0, "load the datapath")
+#define SETUP_OR(value)                                                                            \
+	do {                                                                                       \
+		if (fixture_setup() < 0)                                                           \
+			return value;                                                              \
+	} while (0)
 
 #endif

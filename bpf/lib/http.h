@@ -1,0 +1,368 @@
+/* HTTP/1.x on established TCP connections: visibility (every request with its response status
+ * and latency becomes an event) and, where the allowing rule carries HTTP matchers, enforcement
+ * (every request is judged; a refused one is answered 403 by the datapath and the connection
+ * closed). Requests are found by following the client's byte stream: a request starts at the
+ * first payload or where the previous one's headers and Content-Length body end, so text in a
+ * body is never mistaken for a request. What cannot be followed with certainty is reported
+ * as unparsed when observing, and denied by name when enforcing. */
+#ifndef WEIR_BPF_HTTP_H
+#define WEIR_BPF_HTTP_H
+
+#include <linux/pkt_cls.h>
+
+#include "drop.h"
+#include "events.h"
+#include "http_answer.h"
+#include "http_parse.h"
+#include "http_policy.h"
+#include "maps.h"
+#include "metrics.h"
+
+#define HTTP_CONTINUE (-1)
+
+/* Which program sees the packet: where a synthesized answer can be sent from. */
+enum hook {
+	HOOK_FROM_POD = 0, /* veth ingress: the client is the pod behind skb->ifindex */
+	HOOK_TO_POD,	   /* veth egress: the server is the pod; the client is reached by routing */
+	HOOK_FROM_UPLINK,  /* NodePort: no answer can be written (the client's address is NATed) */
+};
+
+struct http_context {
+	struct __sk_buff *skb;
+	const struct packet *packet;
+	struct weir_ct_entry *entry;
+	const struct weir_ct_key *key; /* forward tuple: source is the client */
+	enum hook hook;
+	__u64 now;
+};
+
+static __always_inline int http_visible(const struct weir_ct_key *key)
+{
+	struct weir_datapath_config *config = datapath_config();
+	__u32 port = key->destination_port;
+
+	if (!config || config->http_visibility == WEIR_HTTP_VISIBILITY_ALL_PORTS)
+		return 1;
+	if (config->http_visibility == WEIR_HTTP_VISIBILITY_OFF)
+		return 0;
+	return bpf_map_lookup_elem(&http_ports, &port) != 0;
+}
+
+static __always_inline void http_event_emit(const struct http_context *context,
+					    const struct weir_http_request *request, __u8 outcome,
+					    __u8 reason, __u16 status, __u64 latency_ns)
+{
+	const struct weir_ct_entry *entry = context->entry;
+	struct weir_http_event *event;
+
+	if (!reason && !flow_events_on())
+		return;
+	if (!event_budget_take()) {
+		metrics_count(WEIR_COUNTER_EVENTS_SUPPRESSED);
+		return;
+	}
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		metrics_count(WEIR_COUNTER_EVENTS_LOST);
+		return;
+	}
+	event->timestamp_ns = context->now;
+	event->type = WEIR_EVENT_HTTP;
+	event->reason = reason;
+	event->outcome = outcome;
+	event->protocol = IPPROTO_TCP;
+	event->client = context->key->source;
+	event->server = context->key->destination;
+	event->client_port = context->key->source_port;
+	event->server_port = context->key->destination_port;
+	event->status = status;
+	event->reserved = 0;
+	if (entry->destination_endpoint_id) {
+		event->endpoint_id = entry->destination_endpoint_id;
+		event->direction = WEIR_DIRECTION_INGRESS;
+	} else {
+		event->endpoint_id = entry->source_endpoint_id;
+		event->direction = WEIR_DIRECTION_EGRESS;
+	}
+	event->rule_id = entry->rule_id;
+	event->latency_ns = latency_ns;
+	if (request)
+		__builtin_memcpy(&event->request, request, sizeof(*request));
+	else
+		__builtin_memset(&event->request, 0, sizeof(event->request));
+	bpf_ringbuf_submit(event, 0);
+}
+
+/* Copies the start of the payload into scratch->data; returns the bytes copied (0: none). */
+static __always_inline __u32 http_load_payload(struct __sk_buff *skb, const struct packet *packet,
+					       struct http_scratch *scratch)
+{
+	__u32 length = packet->payload_length;
+
+	if (length > HTTP_SCAN_BYTES)
+		length = HTTP_SCAN_BYTES;
+	if (length < 1 || packet->payload_offset + length > skb->len)
+		return 0;
+	if (bpf_skb_load_bytes(skb, packet->payload_offset, scratch->data, length) < 0)
+		return 0;
+	return length;
+}
+
+/* Sends the synthesized packet now in skb back towards the client. */
+static __always_inline int http_send_to_client(const struct http_context *context)
+{
+	struct __sk_buff *skb = context->skb;
+
+	if (context->hook == HOOK_FROM_POD)
+		return bpf_redirect_peer(skb->ifindex, 0);
+	/* As if the server pod had sent it: up through its veth into the host stack, which
+	 * routes it to the client; from_pod lets it through by its mark. */
+	skb->mark = WEIR_MARK_SYNTHESIZED;
+	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+}
+
+/* A refused request: counted and reported by reason, answered 403 when the hook allows. */
+static __always_inline int http_refuse(const struct http_context *context, __u8 reason,
+				       const struct weir_http_request *request)
+{
+	const struct packet *packet = context->packet;
+	struct weir_ct_entry *entry = context->entry;
+	struct segment_rewrite answer = {
+		.turn_around = 1,
+		.flags = TCP_FLAG_ACK | TCP_FLAG_PSH | TCP_FLAG_FIN,
+		.forbidden = 1,
+		.sequence = packet->tcp_acknowledgment,
+		.acknowledgment = packet->tcp_sequence + packet->payload_length,
+	};
+
+	drop_count(entry->destination_endpoint_id, reason, WEIR_DIRECTION_INGRESS, packet->length);
+	metrics_count(WEIR_COUNTER_DROPPED);
+	metrics_count(WEIR_COUNTER_HTTP_REFUSED);
+	http_event_emit(context, request, WEIR_HTTP_REFUSED, reason, 0, 0);
+	bpf_map_delete_elem(&http_requests, context->key);
+
+	/* The server never saw the request: it still expects it at this sequence number. */
+	entry->http_next_sequence = packet->tcp_sequence;
+	entry->http_state = WEIR_HTTP_DENIED;
+	if (context->hook == HOOK_FROM_UPLINK || tcp_segment_rewrite(context->skb, &answer) < 0)
+		return TC_ACT_SHOT;
+	return http_send_to_client(context);
+}
+
+/* Packets of a connection whose request was refused: the first one from the client becomes a
+ * RST for the server; later ones that need an answer (FIN, data) get a bare ACK back; the
+ * server's own packets go nowhere. */
+static __always_inline int http_refused_connection(const struct http_context *context,
+						   int is_reply)
+{
+	const struct packet *packet = context->packet;
+	struct weir_ct_entry *entry = context->entry;
+	struct segment_rewrite rewrite = {};
+
+	if (is_reply) {
+		drop_count(entry->destination_endpoint_id, WEIR_DROP_HTTP_DENIED,
+			   WEIR_DIRECTION_INGRESS, packet->length);
+		metrics_count(WEIR_COUNTER_DROPPED);
+		return TC_ACT_SHOT;
+	}
+	if (entry->http_state == WEIR_HTTP_DENIED) {
+		rewrite.flags = TCP_FLAG_RST;
+		rewrite.strip_options = 1;
+		rewrite.sequence = entry->http_next_sequence;
+		entry->http_state = WEIR_HTTP_SERVER_RESET;
+		if (tcp_segment_rewrite(context->skb, &rewrite) < 0)
+			return TC_ACT_SHOT;
+		metrics_count(WEIR_COUNTER_RESETS_SENT);
+		return HTTP_CONTINUE;
+	}
+	if (context->hook == HOOK_FROM_UPLINK ||
+	    (!(packet->tcp_flags & TCP_FLAG_FIN) && !packet->payload_length)) {
+		drop_count(entry->destination_endpoint_id, WEIR_DROP_HTTP_DENIED,
+			   WEIR_DIRECTION_INGRESS, packet->length);
+		metrics_count(WEIR_COUNTER_DROPPED);
+		return TC_ACT_SHOT;
+	}
+	rewrite.turn_around = 1;
+	rewrite.flags = TCP_FLAG_ACK;
+	rewrite.sequence = packet->tcp_acknowledgment;
+	rewrite.acknowledgment = packet->tcp_sequence + packet->payload_length +
+				 ((packet->tcp_flags & TCP_FLAG_FIN) ? 1 : 0);
+	if (tcp_segment_rewrite(context->skb, &rewrite) < 0)
+		return TC_ACT_SHOT;
+	return http_send_to_client(context);
+}
+
+static __always_inline void http_remember_request(const struct http_context *context,
+						  struct weir_http_request *request)
+{
+	request->rule_id = context->entry->rule_id;
+	bpf_map_update_elem(&http_requests, context->key, request, BPF_ANY);
+	context->entry->http_request_ns = context->now;
+	context->entry->http_state = WEIR_HTTP_AWAITING_RESPONSE;
+	metrics_count(WEIR_COUNTER_HTTP_REQUESTS);
+}
+
+static __always_inline void http_report_unparsed(const struct http_context *context)
+{
+	metrics_count(WEIR_COUNTER_HTTP_UNPARSED);
+	http_event_emit(context, 0, WEIR_HTTP_UNPARSED, 0, 0, 0);
+}
+
+/* Client -> server payload on a connection whose rule has HTTP matchers. */
+static __always_inline int http_enforce_request(const struct http_context *context,
+						struct http_scratch *scratch)
+{
+	const struct packet *packet = context->packet;
+	struct weir_ct_entry *entry = context->entry;
+	struct http_request_parse parse;
+	__u32 sequence = packet->tcp_sequence, length;
+
+	if (entry->http_synced) {
+		__s32 ahead = (__s32)(sequence - entry->http_next_sequence);
+
+		if (ahead < 0) {
+			/* Body (or a retransmission) of a request already judged, unless a new
+			 * request starts inside this same segment. */
+			if ((__s32)(sequence + packet->payload_length - entry->http_next_sequence) > 0)
+				return http_refuse(context, WEIR_DROP_HTTP_PIPELINED, 0);
+			return HTTP_CONTINUE;
+		}
+		if (ahead > 0)
+			return http_refuse(context, WEIR_DROP_HTTP_UNTRACKABLE_BODY, 0);
+	}
+	if (entry->http_state == WEIR_HTTP_AWAITING_RESPONSE)
+		return http_refuse(context, WEIR_DROP_HTTP_PIPELINED, 0);
+	if (packet->is_fragment)
+		return http_refuse(context, WEIR_DROP_HTTP_SPLIT_REQUEST, 0);
+	length = http_load_payload(context->skb, packet, scratch);
+	parse = http_parse_request(scratch, length);
+	switch (parse.result) {
+	case HTTP_PARSE_NOT_REQUEST:
+		return http_refuse(context, WEIR_DROP_HTTP_NOT_HTTP1, 0);
+	case HTTP_PARSE_INCOMPLETE:
+		return http_refuse(context, WEIR_DROP_HTTP_SPLIT_REQUEST, &scratch->request);
+	case HTTP_PARSE_UNTRACKABLE:
+		return http_refuse(context, WEIR_DROP_HTTP_UNTRACKABLE_BODY, &scratch->request);
+	default:
+		break;
+	}
+	if (parse.header_length + parse.content_length < packet->payload_length)
+		return http_refuse(context, WEIR_DROP_HTTP_PIPELINED, &scratch->request);
+	if (parse.unsafe_path)
+		return http_refuse(context, WEIR_DROP_HTTP_UNSAFE_PATH, &scratch->request);
+	if (!http_request_allowed(entry->rule_id, &scratch->request))
+		return http_refuse(context, WEIR_DROP_HTTP_DENIED, &scratch->request);
+	entry->http_next_sequence = sequence + parse.header_length + parse.content_length;
+	entry->http_synced = 1;
+	http_remember_request(context, &scratch->request);
+	return HTTP_CONTINUE;
+}
+
+/* Client -> server payload, visibility only: never changes the packet's fate. */
+static __always_inline void http_observe_request(const struct http_context *context,
+						 struct http_scratch *scratch)
+{
+	const struct packet *packet = context->packet;
+	struct weir_ct_entry *entry = context->entry;
+	struct http_request_parse parse;
+	__u32 sequence = packet->tcp_sequence, length;
+	int seen_before = entry->http_request_ns != 0;
+
+	if (entry->http_state == WEIR_HTTP_AWAITING_RESPONSE)
+		return; /* the rest of the request, or pipelined ones: counted with the first */
+	if (entry->http_synced && (__s32)(sequence - entry->http_next_sequence) < 0)
+		return;
+	length = http_load_payload(context->skb, packet, scratch);
+	parse = http_parse_request(scratch, length);
+	if (parse.result == HTTP_PARSE_NOT_REQUEST) {
+		http_report_unparsed(context);
+		/* Not HTTP, or no longer followable: stop looking at this connection. */
+		if (!seen_before || !entry->http_synced)
+			entry->flags |= WEIR_CT_FLAG_NOT_HTTP;
+		entry->http_synced = 0;
+		return;
+	}
+	entry->http_synced = parse.result == HTTP_PARSE_REQUEST &&
+			     parse.header_length + parse.content_length >= packet->payload_length;
+	entry->http_next_sequence = sequence + parse.header_length + parse.content_length;
+	if (parse.result == HTTP_PARSE_REQUEST &&
+	    parse.header_length + parse.content_length < packet->payload_length)
+		http_report_unparsed(context); /* pipelined requests behind this one */
+	http_remember_request(context, &scratch->request);
+}
+
+/* Server -> client payload: the status line answering the outstanding request. */
+static __always_inline void http_observe_response(const struct http_context *context,
+						  struct http_scratch *scratch)
+{
+	struct weir_ct_entry *entry = context->entry;
+	struct weir_http_request *request;
+	__u32 length;
+	__u16 status;
+
+	if (entry->http_state != WEIR_HTTP_AWAITING_RESPONSE)
+		return;
+	length = http_load_payload(context->skb, context->packet, scratch);
+	if (length > 12)
+		length = 12;
+	status = http_parse_status(scratch, length);
+	if (!status || (status < 200 && status != 101))
+		return; /* body of something else, or an interim 1xx: keep waiting */
+	request = bpf_map_lookup_elem(&http_requests, context->key);
+	metrics_count(WEIR_COUNTER_HTTP_RESPONSES);
+	http_event_emit(context, request, WEIR_HTTP_ANSWERED, 0, status,
+			context->now - entry->http_request_ns);
+	if (request)
+		bpf_map_delete_elem(&http_requests, context->key);
+	entry->http_state = WEIR_HTTP_IDLE;
+	if (status == 101 && !(entry->flags & WEIR_CT_FLAG_HTTP_RULES))
+		entry->flags |= WEIR_CT_FLAG_NOT_HTTP; /* upgraded: no longer HTTP/1.x */
+}
+
+/* Called for every packet of an established TCP connection. Returns HTTP_CONTINUE or the
+ * packet's verdict. A global function: the verifier checks it once on its own instead of
+ * once per path through the program that calls it. */
+#define HTTP_INSPECT_REPLY 0x10 /* or'ed into the hook: the packet is a reply */
+
+__attribute__((noinline)) int http_inspect(struct __sk_buff *skb, const struct packet *packet,
+					   struct weir_ct_entry *entry,
+					   const struct weir_ct_key *key, int hook_and_direction)
+{
+	int is_reply = hook_and_direction & HTTP_INSPECT_REPLY;
+	struct http_context context = {
+		.skb = skb, .packet = packet, .entry = entry, .key = key,
+		.hook = hook_and_direction & 0xf, .now = bpf_ktime_get_ns(),
+	};
+	struct http_scratch *scratch;
+	__u32 zero = 0;
+	int enforcing;
+
+	if (!skb || !packet || !entry || !key)
+		return HTTP_CONTINUE;
+	enforcing = entry->flags & WEIR_CT_FLAG_HTTP_RULES;
+	if (packet->protocol != IPPROTO_TCP || packet->is_later_fragment)
+		return HTTP_CONTINUE;
+	if (skb->mark == WEIR_MARK_SYNTHESIZED) {
+		skb->mark = 0;
+		return HTTP_CONTINUE;
+	}
+	if (entry->http_state >= WEIR_HTTP_DENIED)
+		return http_refused_connection(&context, is_reply);
+	if (!packet->payload_length)
+		return HTTP_CONTINUE;
+	if (!enforcing && ((entry->flags & WEIR_CT_FLAG_NOT_HTTP) || !http_visible(key)))
+		return HTTP_CONTINUE;
+	scratch = bpf_map_lookup_elem(&http_scratch, &zero);
+	if (!scratch)
+		return enforcing ? TC_ACT_SHOT : HTTP_CONTINUE;
+	if (is_reply) {
+		http_observe_response(&context, scratch);
+		return HTTP_CONTINUE;
+	}
+	if (enforcing)
+		return http_enforce_request(&context, scratch);
+	http_observe_request(&context, scratch);
+	return HTTP_CONTINUE;
+}
+
+#endif
