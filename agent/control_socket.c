@@ -1,5 +1,9 @@
-/* The control socket. Requests: "status" -> {"ready":..,"nodeName":..,...}. Each client gets a
- * short receive timeout so a silent client cannot stall the event loop. */
+/* The control socket. Requests, one line each:
+ *   "status"        -> one JSON line {"ready":..,"nodeName":..,...}, then close
+ *   "flows"         -> the flow history, one JSON line per flow, then close
+ *   "flows-follow"  -> the history, then every new flow line while the client stays connected
+ * Each client gets a short receive timeout so a silent client cannot stall the event loop; flow
+ * clients are handed to the flow stream, which never blocks on them. */
 #include "control_socket.h"
 
 #include <errno.h>
@@ -51,7 +55,8 @@ int control_socket_listen(const char *state_dir, char *errbuf, size_t errlen)
 	return fd;
 }
 
-static void answer(int client, const char *request, const struct agent_status *status)
+static void answer(int client, const char *request, const struct agent_status *status,
+		   const struct flow_stream *flows)
 {
 	cJSON *reply = cJSON_CreateObject();
 	char *text;
@@ -73,6 +78,18 @@ static void answer(int client, const char *request, const struct agent_status *s
 		cJSON_AddNumberToObject(reply, "ipcacheEntries", (double)status->ipcache_entries);
 		cJSON_AddNumberToObject(reply, "policyEntries", (double)status->policy_entries);
 		cJSON_AddNumberToObject(reply, "policyRevision", status->policy_revision);
+		if (flows) {
+			struct flow_stream_stats stats;
+			cJSON *stream = cJSON_AddObjectToObject(reply, "flowStream");
+			flow_stream_stats(flows, &stats);
+			cJSON_AddNumberToObject(stream, "bufferedLines", (double)stats.buffered_lines);
+			cJSON_AddNumberToObject(stream, "readers", (double)stats.clients);
+			cJSON_AddNumberToObject(stream, "published", (double)stats.published);
+			cJSON_AddNumberToObject(stream, "droppedForSlowReaders",
+						(double)stats.dropped);
+		}
+	} else if (strcmp(request, "flows") == 0 || strcmp(request, "flows-follow") == 0) {
+		cJSON_AddStringToObject(reply, "error", "this agent keeps no flow stream");
 	} else {
 		cJSON_AddStringToObject(reply, "error", "unknown request");
 		cJSON_AddStringToObject(reply, "request", request);
@@ -88,7 +105,8 @@ static void answer(int client, const char *request, const struct agent_status *s
 	}
 }
 
-void control_socket_serve_one(int listen_fd, const struct agent_status *status)
+void control_socket_serve_one(int listen_fd, const struct agent_status *status,
+			      struct flow_stream *flows)
 {
 	struct timeval timeout = { .tv_sec = 0, .tv_usec = 200000 };
 	char request[256];
@@ -108,7 +126,11 @@ void control_socket_serve_one(int listen_fd, const struct agent_status *status)
 	}
 	request[received] = '\0';
 	request[strcspn(request, "\r\n")] = '\0';
-	answer(client, request, status);
+	if (flows && (strcmp(request, "flows") == 0 || strcmp(request, "flows-follow") == 0)) {
+		flow_stream_add_client(flows, client, strcmp(request, "flows-follow") == 0);
+		return; /* the stream owns the client now */
+	}
+	answer(client, request, status, flows);
 	close(client);
 }
 

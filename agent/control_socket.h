@@ -1,10 +1,12 @@
-/* The agent's unix socket in --state-dir: one request line in, one JSON line out. weir-cni's
- * STATUS and weirctl ask here whether the agent is ready. */
+/* The agent's unix socket in --state-dir: one request line in, JSON lines out. weir-cni's
+ * STATUS and weirctl ask here whether the agent is ready; weirctl reads flows here. */
 #ifndef WEIR_AGENT_CONTROL_SOCKET_H
 #define WEIR_AGENT_CONTROL_SOCKET_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "flow_stream.h"
 
 #define WEIR_CONTROL_SOCKET_NAME "weir.sock"
 
@@ -24,8 +26,10 @@ struct agent_status {
 
 /* Listens on <state_dir>/weir.sock, replacing a stale socket file. Returns the fd or -errno. */
 int control_socket_listen(const char *state_dir, char *errbuf, size_t errlen);
-/* Accepts one client and answers it (requests are tiny, so this does not block the loop). */
-void control_socket_serve_one(int listen_fd, const struct agent_status *status);
+/* Accepts one client and answers it (requests are tiny, so this does not block the loop). Flow
+ * requests hand the client to flows (NULL: answered with an error). */
+void control_socket_serve_one(int listen_fd, const struct agent_status *status,
+			      struct flow_stream *flows);
 void control_socket_close(int listen_fd, const char *state_dir);
 
 #endif

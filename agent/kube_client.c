@@ -5,7 +5,9 @@
  *   (an ERROR event or status), LIST again; on 429, 5xx or a broken connection, wait a capped,
  *   jittered backoff and resume.
  * The store keeps its content whatever happens to the connection: while the API server is away
- * the datapath keeps the last known state. */
+ * the datapath keeps the last known state.
+ * Kinds of weir's own CRDs are optional: a 404 (CRD not installed, or removed with all its
+ * objects) is an empty list, logged once, and the list is tried again every minute. */
 #include "kube_client.h"
 
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #define BACKOFF_MAX_MS 30000
 #define BODY_LIMIT (256u << 20)
 #define STALL_SECONDS 90
+#define MISSING_KIND_RETRY_MS 60000
 
 enum stream_phase { PHASE_WAITING, PHASE_LISTING, PHASE_WATCHING };
 
@@ -42,8 +45,11 @@ struct resource_stream {
 	bool listed_once;
 	bool resync_open;
 	bool relist_needed; /* 410 seen: the next start is a list */
+	bool missing;	    /* an optional kind the server does not serve (404) */
 	unsigned failures;
 	uint64_t retry_at_ms;
+	unsigned long reconnects; /* for metrics: failures resumed after a backoff */
+	uint64_t last_heard_ms;	  /* for metrics: the last list, event or bookmark */
 };
 
 struct kube_client {
@@ -62,7 +68,14 @@ static const char *const resource_paths[KIND_COUNT] = {
 	[KIND_SERVICE] = "/api/v1/services",
 	[KIND_ENDPOINTSLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
 	[KIND_NETWORKPOLICY] = "/apis/networking.k8s.io/v1/networkpolicies",
+	[KIND_WEIRNETWORKPOLICY] = "/apis/weir.dev/v1alpha1/weirnetworkpolicies",
 };
+
+/* Served only once weir's CRD is installed. */
+static bool kind_is_optional(enum kube_kind kind)
+{
+	return kind == KIND_WEIRNETWORKPOLICY;
+}
 
 static uint64_t monotonic_ms(void)
 {
@@ -91,6 +104,7 @@ static void schedule_retry(struct resource_stream *stream, const char *why)
 		delay = (uint64_t)retry_after * 1000 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 								     : (uint64_t)retry_after * 1000;
 	stream->failures++;
+	stream->reconnects++;
 	stream->phase = PHASE_WAITING;
 	stream->retry_at_ms = monotonic_ms() + delay;
 	log_warn("%s: %s; retrying in %llu ms", kube_kind_name(stream->kind), why,
@@ -286,12 +300,14 @@ static void finish_list_page(struct resource_stream *stream)
 	stream->resync_open = false;
 	stream->continue_token[0] = '\0';
 	note_resource_version(stream, version);
-	if (!stream->listed_once)
+	if (!stream->listed_once || stream->missing)
 		log_info("%s: listed %zu objects at resourceVersion %s", kube_kind_name(stream->kind),
 			 object_store_count(stream->client->store, stream->kind),
 			 stream->resource_version);
 	stream->listed_once = true;
+	stream->missing = false;
 	stream->failures = 0;
+	stream->last_heard_ms = monotonic_ms();
 	cJSON_Delete(document);
 	start_watch(stream);
 }
@@ -311,7 +327,9 @@ static int handle_watch_event(struct resource_stream *stream, const char *line)
 		cJSON_Delete(object);
 		cJSON_Delete(event);
 		return -1;
-	} else if (strcmp(type, "ERROR") == 0) {
+	}
+	stream->last_heard_ms = monotonic_ms();
+	if (strcmp(type, "ERROR") == 0) {
 		const cJSON *code = cJSON_GetObjectItemCaseSensitive(object, "code");
 		if (cJSON_IsNumber(code) && code->valueint == 410) {
 			log_info("%s: resourceVersion %s expired, listing again",
@@ -385,6 +403,31 @@ static size_t on_body(char *data, size_t size, size_t count, void *opaque)
 	return length;
 }
 
+/* A 404 for an optional kind: the server has no such resource, so there are no such objects.
+ * Whatever was stored (the CRD was removed, and its objects with it) goes; the kind counts as
+ * synced, so the agent does not wait for a CRD that may never come. */
+static void kind_missing(struct resource_stream *stream)
+{
+	struct removal_note note = { stream->client->reconciler, stream->kind };
+
+	if (!stream->missing)
+		log_info("%s: %s is not served (is the weir.dev CRD installed?); treating it as no "
+			 "objects and checking again every %d s",
+			 kube_kind_name(stream->kind), stream->path, MISSING_KIND_RETRY_MS / 1000);
+	stream_release(stream);
+	object_store_resync_begin(stream->client->store, stream->kind);
+	object_store_resync_end(stream->client->store, stream->kind, note_removed, &note);
+	stream->missing = true;
+	stream->listed_once = true;
+	stream->resync_open = false;
+	stream->continue_token[0] = '\0';
+	stream->relist_needed = true;
+	stream->failures = 0;
+	stream->last_heard_ms = monotonic_ms(); /* the server answered: the stream is healthy */
+	stream->phase = PHASE_WAITING;
+	stream->retry_at_ms = monotonic_ms() + MISSING_KIND_RETRY_MS;
+}
+
 static void transfer_done(struct resource_stream *stream, CURLcode result)
 {
 	long status = 0;
@@ -404,6 +447,10 @@ static void transfer_done(struct resource_stream *stream, CURLcode result)
 		stream->continue_token[0] = '\0';
 		stream->resync_open = false;
 		start_list(stream);
+		return;
+	}
+	if (status == 404 && kind_is_optional(stream->kind)) {
+		kind_missing(stream);
 		return;
 	}
 	if (status != 200) {
@@ -437,6 +484,9 @@ struct kube_client *kube_client_new(struct kube_client_config *config, struct ob
 	}
 	client->config = *config;
 	memset(config, 0, sizeof(*config));
+	if (client->config.insecure_skip_tls_verify)
+		log_warn("the kubeconfig sets insecure-skip-tls-verify: the API server's certificate "
+			 "is NOT verified, anyone on the path can impersonate it");
 	client->store = store;
 	client->reconciler = reconciler;
 	client->multi = curl_multi_init();
@@ -531,4 +581,11 @@ bool kube_client_synced(const struct kube_client *client)
 const char *kube_client_resource_version(const struct kube_client *client)
 {
 	return client->newest_resource_version;
+}
+
+void kube_client_stream_stats(const struct kube_client *client, enum kube_kind kind,
+			      struct kube_stream_stats *stats)
+{
+	stats->reconnects = client->streams[kind].reconnects;
+	stats->last_heard_ms = client->streams[kind].last_heard_ms;
 }

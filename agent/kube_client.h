@@ -30,4 +30,12 @@ bool kube_client_synced(const struct kube_client *client);
 /* The newest resourceVersion seen on any stream (for status). */
 const char *kube_client_resource_version(const struct kube_client *client);
 
+/* One kind's stream health, for metrics. */
+struct kube_stream_stats {
+	unsigned long reconnects; /* failures resumed after a backoff */
+	uint64_t last_heard_ms;	  /* CLOCK_MONOTONIC ms of the last list, event or bookmark; 0: never */
+};
+void kube_client_stream_stats(const struct kube_client *client, enum kube_kind kind,
+			      struct kube_stream_stats *stats);
+
 #endif

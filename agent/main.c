@@ -16,6 +16,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -24,9 +25,13 @@
 #include "abi.h"
 #include "atomic_file.h"
 #include "control_socket.h"
+#include "ct_sweep.h"
+#include "datapath_config.h"
 #include "datapath.h"
 #include "endpoint_record.h"
 #include "flow_log.h"
+#include "flow_stream.h"
+#include "http_metrics.h"
 #include "kernel_features.h"
 #include "kube_client.h"
 #include "kubeconfig.h"
@@ -36,6 +41,7 @@
 #include "node_state.h"
 #include "object_store.h"
 #include "options.h"
+#include "otlp.h"
 #include "pod.skel.h"
 #include "reconciler.h"
 #include "socket_lb.h"
@@ -52,6 +58,10 @@ struct agent {
 	struct kube_client *kube;
 	struct standalone_source *standalone;
 	struct flow_log *flow_log;
+	struct flow_stream *flow_stream; /* the last flows, for weirctl flows */
+	struct http_metrics *http_metrics;
+	struct otlp_exporter *otlp; /* NULL without --otlp-endpoint */
+	struct ct_sweep *ct_sweep;
 	struct socket_lb_bpf *socket_lb;
 	int signal_fd, control_fd, metrics_fd, records_fd;
 	bool published;
@@ -282,16 +292,20 @@ static void status_fill(const struct agent *agent, struct agent_status *status)
 static long next_timeout(const struct agent *agent, uint64_t now)
 {
 	long timeout = 1000;
-	long candidates[3] = {
+	long candidates[6] = {
 		agent->kube ? kube_client_timeout_ms(agent->kube, now) : -1,
 		agent->standalone ? standalone_timeout_ms(agent->standalone, now) : -1,
 		agent->apply_retry_at_ms ? (agent->apply_retry_at_ms > now
 						    ? (long)(agent->apply_retry_at_ms - now)
 						    : 0)
 					 : -1,
+		agent->ct_sweep ? ct_sweep_timeout_ms(agent->ct_sweep, now) : -1,
+		agent->otlp ? otlp_timeout_ms(agent->otlp, now) : -1,
+		/* The datapath wakes the agent only for a full batch of events. */
+		agent->flow_log ? WEIR_EVENTS_POLL_MS : -1,
 	};
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (candidates[i] >= 0 && candidates[i] < timeout)
 			timeout = candidates[i];
 	}
@@ -312,7 +326,7 @@ static int run(struct agent *agent)
 		return 1;
 	}
 	for (;;) {
-		struct curl_waitfd watched[6] = {
+		struct curl_waitfd watched[8] = {
 			{ agent->signal_fd, CURL_WAIT_POLLIN, 0 },
 			{ agent->control_fd, CURL_WAIT_POLLIN, 0 },
 			{ agent->records_fd, CURL_WAIT_POLLIN, 0 },
@@ -320,12 +334,15 @@ static int run(struct agent *agent)
 			  0 },
 			{ agent->metrics_fd, CURL_WAIT_POLLIN, 0 },
 			{ agent->flow_log ? flow_log_fd(agent->flow_log) : -1, CURL_WAIT_POLLIN, 0 },
+			{ agent->flow_stream ? flow_stream_fd(agent->flow_stream) : -1, CURL_WAIT_POLLIN,
+			  0 },
+			{ agent->otlp ? otlp_fd(agent->otlp) : -1, CURL_WAIT_POLLIN, 0 },
 		};
 		unsigned count = 0;
-		struct curl_waitfd active[6];
+		struct curl_waitfd active[8];
 		uint64_t now = monotonic_ms();
 
-		for (int i = 0; i < 6; i++) {
+		for (int i = 0; i < 8; i++) {
 			if (watched[i].fd >= 0)
 				active[count++] = watched[i];
 		}
@@ -351,10 +368,17 @@ static int run(struct agent *agent)
 				reconciler_note_endpoints(agent->reconciler);
 			} else if (agent->standalone && active[i].fd == standalone_fd(agent->standalone)) {
 				standalone_handle_events(agent->standalone, now);
+			} else if (agent->flow_stream &&
+				   active[i].fd == flow_stream_fd(agent->flow_stream)) {
+				flow_stream_service(agent->flow_stream);
 			}
 		}
 		if (agent->flow_log)
 			flow_log_drain(agent->flow_log, now);
+		if (agent->ct_sweep)
+			ct_sweep_run(agent->ct_sweep, now);
+		if (agent->otlp)
+			otlp_run(agent->otlp, now);
 		if (agent->kube)
 			kube_client_run(agent->kube, now);
 		if (agent->standalone &&
@@ -377,10 +401,14 @@ static int run(struct agent *agent)
 			if (active[i].fd == agent->control_fd) {
 				struct agent_status status;
 				status_fill(agent, &status);
-				control_socket_serve_one(agent->control_fd, &status);
+				control_socket_serve_one(agent->control_fd, &status, agent->flow_stream);
 			} else if (active[i].fd == agent->metrics_fd) {
-				metrics_server_serve_one(agent->metrics_fd, agent->options.bpffs,
-							 agent->options.state_dir, agent->published);
+				struct metrics_sources sources = {
+					agent->options.bpffs, agent->options.state_dir, agent->published,
+					agent->kube,	      agent->flow_log,	      agent->ct_sweep,
+					agent->http_metrics,  agent->otlp,
+				};
+				metrics_server_serve_one(agent->metrics_fd, &sources);
 			}
 		}
 	}
@@ -447,7 +475,10 @@ int main(int argc, char **argv)
 			log_info("serving NodePorts and masquerading on %s", device);
 		}
 	}
-	if (directory_create(agent.options.state_dir, 0700) < 0) {
+	/* Endpoint records, IPAM and the control socket live there: root only, also when the
+	 * folder was made earlier with a wider mode. */
+	if (directory_create(agent.options.state_dir, 0700) < 0 ||
+	    chmod(agent.options.state_dir, 0700) < 0) {
 		log_error("create --state-dir %s: %s", agent.options.state_dir, strerror(errno));
 		goto out;
 	}
@@ -469,6 +500,39 @@ int main(int argc, char **argv)
 	agent.flow_log = flow_log_open(agent.options.bpffs, agent.options.flow_log, agent.reconciler,
 				       errbuf, sizeof(errbuf));
 	if (!agent.flow_log) {
+		log_error("%s", errbuf);
+		goto out;
+	}
+	agent.flow_stream = flow_stream_new(WEIR_FLOW_STREAM_LINES, errbuf, sizeof(errbuf));
+	if (!agent.flow_stream) {
+		log_error("%s", errbuf);
+		goto out;
+	}
+	flow_log_set_sink(agent.flow_log, flow_stream_publish, agent.flow_stream);
+	flow_log_set_store(agent.flow_log, agent.store);
+	agent.http_metrics = http_metrics_new();
+	if (!agent.http_metrics) {
+		log_error("allocate the HTTP metrics: out of memory");
+		goto out;
+	}
+	flow_log_add_http_observer(agent.flow_log, http_metrics_observe, agent.http_metrics);
+	if (agent.options.otlp_endpoint) {
+		agent.otlp = otlp_exporter_new(agent.options.otlp_endpoint, agent.options.node_name,
+					       errbuf, sizeof(errbuf));
+		if (!agent.otlp) {
+			log_error("%s", errbuf);
+			goto out;
+		}
+		flow_log_add_http_observer(agent.flow_log, otlp_observe, agent.otlp);
+		log_info("exporting HTTP spans to %s", agent.options.otlp_endpoint);
+	}
+	if (datapath_config_apply(agent.options.bpffs, &agent.options.datapath, errbuf,
+				  sizeof(errbuf)) < 0) {
+		log_error("%s", errbuf);
+		goto out;
+	}
+	agent.ct_sweep = ct_sweep_open(agent.options.bpffs, agent.flow_log, errbuf, sizeof(errbuf));
+	if (!agent.ct_sweep) {
 		log_error("%s", errbuf);
 		goto out;
 	}
@@ -498,6 +562,10 @@ out:
 	if (agent.records_fd >= 0)
 		close(agent.records_fd);
 	flow_log_close(agent.flow_log);
+	flow_stream_free(agent.flow_stream);
+	ct_sweep_close(agent.ct_sweep);
+	otlp_exporter_free(agent.otlp);
+	http_metrics_free(agent.http_metrics);
 	socket_lb_close(agent.socket_lb);
 	kube_client_free(agent.kube);
 	standalone_close(agent.standalone);

@@ -9,7 +9,8 @@
 
 #include "atomic_file.h"
 
-static int json_write(cJSON *object, const char *path, char *errbuf, size_t errlen)
+static int json_write(cJSON *object, const char *path, unsigned mode, char *errbuf,
+		      size_t errlen)
 {
 	char *text = cJSON_Print(object);
 	int err;
@@ -18,7 +19,7 @@ static int json_write(cJSON *object, const char *path, char *errbuf, size_t errl
 		snprintf(errbuf, errlen, "format %s: out of memory", path);
 		return -1;
 	}
-	err = atomic_file_write(path, text, strlen(text), 0644, errbuf, errlen);
+	err = atomic_file_write(path, text, strlen(text), mode, errbuf, errlen);
 	cJSON_free(text);
 	return err;
 }
@@ -40,7 +41,7 @@ int node_state_write(const struct agent_options *options, char *errbuf, size_t e
 	cJSON_AddStringToObject(object, "nodeName", options->node_name);
 	cJSON_AddStringToObject(object, "podCIDR", cidr);
 	snprintf(path, sizeof(path), "%s/node.json", options->state_dir);
-	err = json_write(object, path, errbuf, errlen);
+	err = json_write(object, path, 0600, errbuf, errlen);
 	cJSON_Delete(object);
 	return err;
 }
@@ -71,7 +72,8 @@ int cni_conflist_write(const struct agent_options *options, char *errbuf, size_t
 	cJSON_AddNumberToObject(plugin, "mtu", options->mtu);
 	cJSON_AddItemToArray(plugins, plugin);
 	snprintf(path, sizeof(path), "%s/%s", options->cni_conf_dir, WEIR_CNI_CONFLIST_NAME);
-	err = json_write(conflist, path, errbuf, errlen);
+	/* The runtime reads it; it holds no secret. */
+	err = json_write(conflist, path, 0644, errbuf, errlen);
 	cJSON_Delete(conflist);
 	return err;
 }

@@ -28,6 +28,7 @@ static const char *const kind_names[KIND_COUNT] = {
 	[KIND_NAMESPACE] = "Namespace",	     [KIND_NODE] = "Node",
 	[KIND_POD] = "Pod",		     [KIND_SERVICE] = "Service",
 	[KIND_ENDPOINTSLICE] = "EndpointSlice", [KIND_NETWORKPOLICY] = "NetworkPolicy",
+	[KIND_WEIRNETWORKPOLICY] = "WeirNetworkPolicy",
 };
 
 const char *kube_kind_name(enum kube_kind kind)

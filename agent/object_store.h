@@ -15,6 +15,7 @@ enum kube_kind {
 	KIND_SERVICE,
 	KIND_ENDPOINTSLICE,
 	KIND_NETWORKPOLICY,
+	KIND_WEIRNETWORKPOLICY, /* weir.dev/v1alpha1: NetworkPolicy plus HTTP matchers per port */
 	KIND_COUNT,
 };
 

@@ -14,7 +14,9 @@ static void usage(FILE *stream)
 		"                  [--pod-cidr CIDR] [--bpffs DIR] [--state-dir DIR]\n"
 		"                  [--cni-conf-dir DIR] [--metrics-addr HOST:PORT]\n"
 		"                  [--flow-log FILE|-] [--mtu N] [--log-format json|text]\n"
-		"                  [--devices IFACE[,IFACE...]] [--cgroup CGROUP2-DIR]\n");
+		"                  [--devices IFACE[,IFACE...]] [--cgroup CGROUP2-DIR]\n"
+		"                  [--otlp-endpoint URL] [--http-visibility all|none|PORT,...]\n"
+		"                  [--flow-events on|off]\n");
 }
 
 int agent_options_parse(int argc, char **argv, struct agent_options *options)
@@ -33,6 +35,9 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		{ "log-format", required_argument, 0, 'l' },
 		{ "devices", required_argument, 0, 'D' },
 		{ "cgroup", required_argument, 0, 'G' },
+		{ "otlp-endpoint", required_argument, 0, 'O' },
+		{ "http-visibility", required_argument, 0, 'H' },
+		{ "flow-events", required_argument, 0, 'E' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -57,6 +62,24 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		case 'f': options->flow_log = optarg; break;
 		case 'D': options->devices = optarg; break;
 		case 'G': options->cgroup = optarg; break;
+		case 'O': options->otlp_endpoint = optarg; break;
+		case 'H': {
+			char errbuf[160];
+			if (http_visibility_parse(optarg, &options->datapath, errbuf,
+						  sizeof(errbuf)) < 0) {
+				fprintf(stderr, "weir-agent: %s\n", errbuf);
+				return -1;
+			}
+			break;
+		}
+		case 'E':
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+				fprintf(stderr, "weir-agent: --flow-events %s: must be on or off\n",
+					optarg);
+				return -1;
+			}
+			options->datapath.flow_events_off = strcmp(optarg, "off") == 0;
+			break;
 		case 'u': {
 			char *end;
 			long mtu = strtol(optarg, &end, 10);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "cidr.h"
+#include "datapath_config.h"
 
 struct agent_options {
 	const char *node_name;
@@ -18,10 +19,12 @@ struct agent_options {
 	const char *cni_conf_dir;
 	const char *metrics_addr;
 	const char *flow_log;
+	const char *otlp_endpoint; /* OTLP/HTTP collector for HTTP spans, or NULL */
 	const char *devices; /* comma-separated uplinks that serve NodePorts */
 	const char *cgroup;  /* cgroup v2 folder for socket-level load balancing, or NULL */
 	int mtu;
 	bool log_json; /* --log-format json */
+	struct datapath_settings datapath; /* --http-visibility, --flow-events */
 };
 
 /* Returns 0, 1 when --help was printed, or -1 after printing what is wrong. */

@@ -4,18 +4,28 @@
  * namespaceSelector (ANDed within one peer, ORed across peers) resolve to the identities of the
  * pods they select; ipBlock resolves to the CIDR identities inside it and outside its excepts,
  * plus the pods and nodes whose addresses it covers, plus world for 0.0.0.0/0. Named ports
- * resolve against the destination pod's container ports. */
+ * resolve against the destination pod's container ports.
+ *
+ * WeirNetworkPolicy is the same, plus `http` matchers on ingress port rules. Policies add up:
+ * traffic any rule allows plainly is allowed plainly, traffic only HTTP rules allow must pass
+ * one of all their matchers. Entries are first collected as pending (plain, or a list of HTTP
+ * sources), then merged so the one entry the datapath's lookup picks for a packet carries that
+ * union (see http_union below), and only then turned into map entries and rule sets. */
 #include "policy_compiler.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cidr.h"
 #include "datapath.h"
+#include "http_rules.h"
 #include "label_selector.h"
+#include "policy_http.h"
 
 /* ---- identities ---------------------------------------------------------------------------- */
 
@@ -214,6 +224,7 @@ uint64_t compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_i
 	struct cidr_marking marking = { cidr_identities, 1469598103934665603ull };
 
 	object_store_for_each(store, KIND_NETWORKPOLICY, mark_policy_cidrs, &marking);
+	object_store_for_each(store, KIND_WEIRNETWORKPOLICY, mark_policy_cidrs, &marking);
 	return marking.digest;
 }
 
@@ -252,6 +263,23 @@ static void target_add(struct target_list *list, uint32_t identity, const cJSON 
 	list->count++;
 }
 
+#define NO_HTTP SIZE_MAX
+
+/* The http list of one port rule of one policy. */
+struct http_source {
+	char policy[600]; /* "ns/name" */
+	struct http_matchers matchers;
+};
+
+/* An allow entry before the union of policies is settled. */
+struct pending_entry {
+	struct weir_policy_key key;
+	bool plain;	  /* some rule allows it at L4 alone */
+	uint32_t rule_id; /* plain: the lowest such rule id */
+	size_t *sources;  /* not plain: the http sources any of which may allow a request */
+	size_t source_count, source_capacity;
+};
+
 struct compile_context {
 	struct object_store *store;
 	struct compiler_tables *tables;
@@ -261,10 +289,44 @@ struct compile_context {
 	struct compiled_endpoint *out;
 	char *ingress_isolators; /* "ns/a, ns/b" */
 	char *egress_isolators;
+	enum kube_kind policy_kind; /* of the policies being visited */
+	const char *policy_name;    /* "ns/name" of the policy being compiled */
+	struct pending_entry *pending;
+	size_t pending_count, pending_capacity;
+	struct http_source *sources;
+	size_t source_count, source_capacity;
 	bool failed;
 	char *errbuf;
 	size_t errlen;
 };
+
+/* Records refused input once; the reconciler logs it. */
+static void problem_add(struct compile_context *context, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void problem_add(struct compile_context *context, const char *format, ...)
+{
+	struct compiled_endpoint *out = context->out;
+	char text[1024], **grown;
+	va_list arguments;
+
+	va_start(arguments, format);
+	vsnprintf(text, sizeof(text), format, arguments);
+	va_end(arguments);
+	for (size_t i = 0; i < out->problem_count; i++) {
+		if (strcmp(out->problems[i], text) == 0)
+			return;
+	}
+	grown = realloc(out->problems, (out->problem_count + 1) * sizeof(*grown));
+	if (!grown || !(grown[out->problem_count] = strdup(text))) {
+		if (grown)
+			out->problems = grown;
+		context->failed = true;
+		return;
+	}
+	out->problems = grown;
+	out->problem_count++;
+}
 
 struct ip_block {
 	struct ipv4_prefix cidr;
@@ -464,10 +526,57 @@ static uint16_t named_port(const cJSON *pod, const char *name, uint8_t protocol)
 	return 0;
 }
 
-static void entry_add(struct compile_context *context, uint8_t direction, uint32_t identity,
-		      uint8_t protocol, uint16_t first_port, uint16_t last_port, uint32_t rule_id)
+/* ---- pending entries ------------------------------------------------------------------------ */
+
+static void source_of_pending_add(struct compile_context *context, struct pending_entry *entry,
+				  size_t source)
 {
-	struct compiled_endpoint *out = context->out;
+	for (size_t i = 0; i < entry->source_count; i++) {
+		if (entry->sources[i] == source)
+			return;
+	}
+	if (entry->source_count == entry->source_capacity) {
+		size_t capacity = entry->source_capacity ? entry->source_capacity * 2 : 4;
+		size_t *grown = realloc(entry->sources, capacity * sizeof(*grown));
+		if (!grown) {
+			context->failed = true;
+			return;
+		}
+		entry->sources = grown;
+		entry->source_capacity = capacity;
+	}
+	entry->sources[entry->source_count++] = source;
+}
+
+/* Appends a pending entry; returns its index, or SIZE_MAX when out of memory. */
+static size_t pending_add(struct compile_context *context, const struct weir_policy_key *key,
+			  bool plain, uint32_t rule_id)
+{
+	struct pending_entry *entry;
+
+	if (context->pending_count == context->pending_capacity) {
+		size_t capacity = context->pending_capacity ? context->pending_capacity * 2 : 32;
+		struct pending_entry *grown = realloc(context->pending, capacity * sizeof(*grown));
+		if (!grown) {
+			context->failed = true;
+			return SIZE_MAX;
+		}
+		context->pending = grown;
+		context->pending_capacity = capacity;
+	}
+	entry = &context->pending[context->pending_count];
+	memset(entry, 0, sizeof(*entry));
+	entry->key = *key;
+	entry->plain = plain;
+	entry->rule_id = plain ? rule_id : 0;
+	return context->pending_count++;
+}
+
+/* http_source: NO_HTTP for a plain allow, else an index into context->sources. */
+static void entry_add(struct compile_context *context, uint8_t direction, uint32_t identity,
+		      uint8_t protocol, uint16_t first_port, uint16_t last_port, uint32_t rule_id,
+		      size_t http_source)
+{
 	struct port_prefix prefixes[WEIR_MAX_PORT_PREFIXES];
 	int count;
 
@@ -480,28 +589,19 @@ static void entry_add(struct compile_context *context, uint8_t direction, uint32
 					    prefixes);
 	}
 	for (int i = 0; i < count; i++) {
-		struct policy_map_entry *entry;
-		if (out->count == out->capacity) {
-			size_t capacity = out->capacity ? out->capacity * 2 : 32;
-			struct policy_map_entry *grown =
-				realloc(out->entries, capacity * sizeof(*grown));
-			if (!grown) {
-				context->failed = true;
-				return;
-			}
-			out->entries = grown;
-			out->capacity = capacity;
-		}
-		entry = &out->entries[out->count++];
-		memset(entry, 0, sizeof(*entry));
-		entry->key.prefix_length = WEIR_POLICY_PREFIX_FIXED + prefixes[i].length;
-		entry->key.endpoint_id = out->endpoint_id;
-		entry->key.identity = identity;
-		entry->key.direction = direction;
-		entry->key.protocol = protocol;
-		entry->key.port = htons(prefixes[i].port);
-		entry->value.verdict = WEIR_VERDICT_ALLOW;
-		entry->value.rule_id = rule_id;
+		struct weir_policy_key key;
+		size_t index;
+
+		memset(&key, 0, sizeof(key));
+		key.prefix_length = WEIR_POLICY_PREFIX_FIXED + prefixes[i].length;
+		key.endpoint_id = context->out->endpoint_id;
+		key.identity = identity;
+		key.direction = direction;
+		key.protocol = protocol;
+		key.port = htons(prefixes[i].port);
+		index = pending_add(context, &key, http_source == NO_HTTP, rule_id);
+		if (index != SIZE_MAX && http_source != NO_HTTP)
+			source_of_pending_add(context, &context->pending[index], http_source);
 	}
 }
 
@@ -511,6 +611,7 @@ struct named_everywhere {
 	const char *name;
 	uint8_t protocol;
 	uint32_t rule_id;
+	size_t http_source;
 };
 
 static void named_port_of_every_pod(cJSON *pod, void *opaque)
@@ -521,16 +622,74 @@ static void named_port_of_every_pod(cJSON *pod, void *opaque)
 	if (number)
 		entry_add(scan->context, scan->direction,
 			  pod_identity(scan->context->store, scan->context->tables->identities, pod),
-			  scan->protocol, number, number, scan->rule_id);
+			  scan->protocol, number, number, scan->rule_id, scan->http_source);
 }
 
-static void compile_rule(struct compile_context *context, uint8_t direction, const cJSON *rule,
-			 uint32_t rule_id)
+/* The http list of a port rule, as a source; NO_HTTP when it has none. Returns -1 when the port
+ * rule must allow nothing (what is wrong is recorded as a problem naming the policy). */
+static int port_http_source(struct compile_context *context, uint8_t direction, int rule_index,
+			    int port_index, const cJSON *port, uint8_t protocol, size_t *source)
+{
+	const cJSON *http = cJSON_GetObjectItemCaseSensitive(port, "http");
+	const char *direction_name = direction == WEIR_DIRECTION_INGRESS ? "ingress" : "egress";
+	const char *kind = kube_kind_name(context->policy_kind);
+	struct http_source *entry;
+	char problem[512];
+
+	*source = NO_HTTP;
+	if (!http || cJSON_IsNull(http))
+		return 0;
+	if (context->policy_kind != KIND_WEIRNETWORKPOLICY) {
+		problem_add(context,
+			    "%s %s: spec.%s[%d].ports[%d].http: only WeirNetworkPolicy "
+			    "(weir.dev/v1alpha1) has HTTP matchers; this port rule allows nothing",
+			    kind, context->policy_name, direction_name, rule_index, port_index);
+		return -1;
+	}
+	if (direction != WEIR_DIRECTION_INGRESS) {
+		problem_add(context,
+			    "%s %s: spec.egress[%d].ports[%d].http: HTTP matchers are only supported "
+			    "on ingress rules; this port rule allows nothing",
+			    kind, context->policy_name, rule_index, port_index);
+		return -1;
+	}
+	if (protocol != IPPROTO_TCP) {
+		problem_add(context,
+			    "%s %s: spec.ingress[%d].ports[%d].http: HTTP needs protocol TCP; this "
+			    "port rule allows nothing",
+			    kind, context->policy_name, rule_index, port_index);
+		return -1;
+	}
+	if (context->source_count == context->source_capacity) {
+		size_t capacity = context->source_capacity ? context->source_capacity * 2 : 4;
+		struct http_source *grown = realloc(context->sources, capacity * sizeof(*grown));
+		if (!grown) {
+			context->failed = true;
+			return -1;
+		}
+		context->sources = grown;
+		context->source_capacity = capacity;
+	}
+	entry = &context->sources[context->source_count];
+	if (http_matchers_parse(http, &entry->matchers, problem, sizeof(problem)) < 0) {
+		problem_add(context, "%s %s: spec.ingress[%d].ports[%d].%s; this port rule allows "
+				     "nothing",
+			    kind, context->policy_name, rule_index, port_index, problem);
+		return -1;
+	}
+	snprintf(entry->policy, sizeof(entry->policy), "%s", context->policy_name);
+	*source = context->source_count++;
+	return 0;
+}
+
+static void compile_rule(struct compile_context *context, uint8_t direction, int rule_index,
+			 const cJSON *rule, uint32_t rule_id)
 {
 	const cJSON *peers = cJSON_GetObjectItemCaseSensitive(
 		rule, direction == WEIR_DIRECTION_INGRESS ? "from" : "to");
 	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(rule, "ports"), *port;
 	struct target_list targets = { 0 };
+	int port_index = -1;
 
 	if (resolve_peers(context, peers, &targets) < 0 || targets.failed) {
 		/* A rule weir cannot read allows nothing: the pod stays isolated (fail closed). */
@@ -539,7 +698,8 @@ static void compile_rule(struct compile_context *context, uint8_t direction, con
 	}
 	if (!ports || cJSON_GetArraySize(ports) == 0) {
 		for (size_t t = 0; t < targets.count; t++)
-			entry_add(context, direction, targets.items[t].identity, 0, 0, 0, rule_id);
+			entry_add(context, direction, targets.items[t].identity, 0, 0, 0, rule_id,
+				  NO_HTTP);
 		free(targets.items);
 		return;
 	}
@@ -551,8 +711,13 @@ static void compile_rule(struct compile_context *context, uint8_t direction, con
 		const cJSON *number = cJSON_GetObjectItemCaseSensitive(port, "port");
 		const cJSON *end = cJSON_GetObjectItemCaseSensitive(port, "endPort");
 		uint16_t first = 0, last = 0;
+		size_t http_source;
 
+		port_index++;
 		if (!known)
+			continue;
+		if (port_http_source(context, direction, rule_index, port_index, port, protocol,
+				     &http_source) < 0)
 			continue;
 		if (cJSON_IsNumber(number)) {
 			if (number->valueint < 1 || number->valueint > 65535)
@@ -566,7 +731,7 @@ static void compile_rule(struct compile_context *context, uint8_t direction, con
 			const struct target *target = &targets.items[t];
 			if (!cJSON_IsString(number)) {
 				entry_add(context, direction, target->identity, protocol, first, last,
-					  rule_id);
+					  rule_id, http_source);
 				continue;
 			}
 			/* Named: resolved against the destination pod of the traffic. */
@@ -576,10 +741,11 @@ static void compile_rule(struct compile_context *context, uint8_t direction, con
 				uint16_t resolved = named_port(destination, number->valuestring, protocol);
 				if (resolved)
 					entry_add(context, direction, target->identity, protocol,
-						  resolved, resolved, rule_id);
+						  resolved, resolved, rule_id, http_source);
 			} else if (target->identity == WEIR_IDENTITY_ANY) {
-				struct named_everywhere scan = { context, direction, number->valuestring,
-								 protocol, rule_id };
+				struct named_everywhere scan = { context,	   direction,
+								 number->valuestring, protocol,
+								 rule_id,	   http_source };
 				object_store_for_each(context->store, KIND_POD, named_port_of_every_pod,
 						      &scan);
 			}
@@ -629,6 +795,7 @@ static void compile_policy(cJSON *policy, void *opaque)
 	const cJSON *empty_selector = NULL;
 	char name[600];
 	uint32_t rule_id;
+	int rule_index;
 
 	if (strcmp(object_namespace(policy), context->endpoint_namespace) != 0)
 		return;
@@ -643,6 +810,7 @@ static void compile_policy(cJSON *policy, void *opaque)
 	}
 	cJSON_Delete((cJSON *)empty_selector);
 	snprintf(name, sizeof(name), "%s/%s", object_namespace(policy), object_name(policy));
+	context->policy_name = name;
 	{
 		char key[640];
 		snprintf(key, sizeof(key), "policy %s", name);
@@ -650,43 +818,347 @@ static void compile_policy(cJSON *policy, void *opaque)
 	}
 	if (policy_has_type(policy, "Ingress")) {
 		append_name(&context->ingress_isolators, name);
+		rule_index = 0;
 		cJSON_ArrayForEach(rule, object_child(policy, "spec.ingress"))
-			compile_rule(context, WEIR_DIRECTION_INGRESS, rule, rule_id);
+			compile_rule(context, WEIR_DIRECTION_INGRESS, rule_index++, rule, rule_id);
 	}
 	if (policy_has_type(policy, "Egress")) {
 		append_name(&context->egress_isolators, name);
+		rule_index = 0;
 		cJSON_ArrayForEach(rule, object_child(policy, "spec.egress"))
-			compile_rule(context, WEIR_DIRECTION_EGRESS, rule, rule_id);
+			compile_rule(context, WEIR_DIRECTION_EGRESS, rule_index++, rule, rule_id);
 	}
+	context->policy_name = NULL;
 }
 
-static int compare_entries(const void *left, const void *right)
+/* ---- the union of policies ------------------------------------------------------------------ */
+
+static int compare_keys(const void *left, const void *right)
 {
-	return memcmp(&((const struct policy_map_entry *)left)->key,
-		      &((const struct policy_map_entry *)right)->key,
-		      sizeof(struct weir_policy_key));
+	return memcmp(left, right, sizeof(struct weir_policy_key));
 }
 
-static void sort_and_unique(struct compiled_endpoint *out)
+/* Folds `from` into `into` (same key): plain wins, with the lowest rule id; else the sources
+ * add up. */
+static void pending_fold(struct compile_context *context, struct pending_entry *into,
+			 const struct pending_entry *from)
+{
+	if (from->plain) {
+		if (!into->plain || from->rule_id < into->rule_id)
+			into->rule_id = from->rule_id;
+		into->plain = true;
+		return;
+	}
+	if (into->plain)
+		return;
+	for (size_t i = 0; i < from->source_count; i++)
+		source_of_pending_add(context, into, from->sources[i]);
+}
+
+/* Sorts by key and folds entries of equal keys into one. */
+static void pending_unique(struct compile_context *context)
 {
 	size_t kept = 0;
 
-	if (out->count == 0)
+	if (context->pending_count == 0)
 		return;
-	qsort(out->entries, out->count, sizeof(*out->entries), compare_entries);
-	for (size_t i = 0; i < out->count; i++) {
-		if (kept > 0 && compare_entries(&out->entries[kept - 1], &out->entries[i]) == 0) {
-			/* Several policies allow the same: keep the lowest rule id, stably. */
-			if (out->entries[i].value.rule_id < out->entries[kept - 1].value.rule_id)
-				out->entries[kept - 1].value.rule_id = out->entries[i].value.rule_id;
+	qsort(context->pending, context->pending_count, sizeof(*context->pending), compare_keys);
+	for (size_t i = 0; i < context->pending_count; i++) {
+		struct pending_entry *entry = &context->pending[i];
+		if (kept > 0 && compare_keys(&context->pending[kept - 1].key, &entry->key) == 0) {
+			pending_fold(context, &context->pending[kept - 1], entry);
+			free(entry->sources);
 			continue;
 		}
-		out->entries[kept++] = out->entries[i];
+		context->pending[kept++] = *entry;
 	}
-	out->count = kept;
+	context->pending_count = kept;
 }
 
-/* "isolated by ns/a, ns/b" with the names sorted. */
+static unsigned port_bits(const struct weir_policy_key *key)
+{
+	return key->prefix_length - WEIR_POLICY_PREFIX_FIXED;
+}
+
+/* Whether the port prefix of outer holds every port of inner's. */
+static bool prefix_holds(const struct weir_policy_key *outer, const struct weir_policy_key *inner)
+{
+	unsigned bits = port_bits(outer);
+
+	if (bits > port_bits(inner))
+		return false;
+	return bits == 0 || (ntohs(outer->port) >> (16 - bits)) == (ntohs(inner->port) >> (16 - bits));
+}
+
+/* Whether every packet inner's entry could match is also allowed by outer's. */
+static bool entry_covers(const struct weir_policy_key *outer, const struct weir_policy_key *inner)
+{
+	if (outer->direction != inner->direction)
+		return false;
+	if (outer->identity != inner->identity && outer->identity != WEIR_IDENTITY_ANY)
+		return false;
+	if (outer->protocol == 0)
+		return true;
+	return outer->protocol == inner->protocol && prefix_holds(outer, inner);
+}
+
+/* Step 1: an HTTP entry takes in every entry covering it. The datapath's lookup picks the most
+ * specific entry (named peer before any peer, longest port prefix, a protocol before any), so
+ * a broader rule that also allows the packet would otherwise be shadowed: plain beats HTTP,
+ * and HTTP sources add up. In place is safe: covering is transitive, so what a coverer took in
+ * from its own coverers, the entry takes in directly anyway. */
+static void http_take_in_coverers(struct compile_context *context)
+{
+	struct pending_entry *entries = context->pending;
+
+	for (size_t w = 0; w < context->pending_count; w++) {
+		if (entries[w].plain)
+			continue;
+		for (size_t e = 0; e < context->pending_count; e++) {
+			if (e != w && entry_covers(&entries[e].key, &entries[w].key))
+				pending_fold(context, &entries[w], &entries[e]);
+		}
+	}
+}
+
+static int compare_identities(const void *left, const void *right)
+{
+	uint32_t a = *(const uint32_t *)left, b = *(const uint32_t *)right;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Step 2: an any-peer TCP entry W is looked up only after the named peer's own TCP entries. A
+ * named peer X whose longest TCP entry L broader than W is HTTP would miss W's part of the
+ * union, and X's any-protocol plain allow would lose to an HTTP W: X gets an entry of its own
+ * at W's prefix holding the union. */
+static void http_split_any_peer(struct compile_context *context)
+{
+	size_t original = context->pending_count, identity_count = 0;
+	uint32_t *identities = malloc((original + 1) * sizeof(*identities));
+
+	if (!identities) {
+		context->failed = true;
+		return;
+	}
+	for (size_t i = 0; i < original; i++) {
+		if (context->pending[i].key.identity != WEIR_IDENTITY_ANY)
+			identities[identity_count++] = context->pending[i].key.identity;
+	}
+	qsort(identities, identity_count, sizeof(*identities), compare_identities);
+	for (size_t w = 0; w < original; w++) {
+		if (context->pending[w].key.identity != WEIR_IDENTITY_ANY ||
+		    context->pending[w].key.protocol != IPPROTO_TCP)
+			continue;
+		for (size_t x = 0; x < identity_count; x++) {
+			struct weir_policy_key own = context->pending[w].key;
+			size_t longer = SIZE_MAX, any_protocol = SIZE_MAX, exact = SIZE_MAX, added;
+
+			if (x > 0 && identities[x] == identities[x - 1])
+				continue;
+			own.identity = identities[x];
+			for (size_t e = 0; e < original; e++) {
+				const struct weir_policy_key *key = &context->pending[e].key;
+				if (key->identity != own.identity || key->direction != own.direction)
+					continue;
+				if (key->protocol == 0)
+					any_protocol = e;
+				else if (compare_keys(key, &own) == 0)
+					exact = e;
+				else if (key->protocol == IPPROTO_TCP && prefix_holds(key, &own) &&
+					 (longer == SIZE_MAX ||
+					  port_bits(key) > port_bits(&context->pending[longer].key)))
+					longer = e;
+			}
+			if (exact != SIZE_MAX)
+				continue; /* it took in W in step 1 */
+			if (longer != SIZE_MAX) {
+				if (context->pending[longer].plain)
+					continue; /* the lookup finds a plain allow: right already */
+				added = pending_add(context, &own, false, 0);
+				if (added == SIZE_MAX)
+					break;
+				pending_fold(context, &context->pending[added], &context->pending[longer]);
+				pending_fold(context, &context->pending[added], &context->pending[w]);
+			} else if (!context->pending[w].plain && any_protocol != SIZE_MAX) {
+				added = pending_add(context, &own, true,
+						    context->pending[any_protocol].rule_id);
+				if (added == SIZE_MAX)
+					break;
+			}
+		}
+	}
+	free(identities);
+	pending_unique(context);
+}
+
+static bool any_http(const struct compile_context *context)
+{
+	for (size_t i = 0; i < context->pending_count; i++) {
+		if (!context->pending[i].plain)
+			return true;
+	}
+	return false;
+}
+
+static int compare_strings_plain(const void *left, const void *right)
+{
+	return strcmp(*(char *const *)left, *(char *const *)right);
+}
+
+static struct http_rule_set *http_set_add(struct compile_context *context, uint32_t rule_id)
+{
+	struct compiled_endpoint *out = context->out;
+
+	for (size_t i = 0; i < out->http_set_count; i++) {
+		if (out->http_sets[i].rule_id == rule_id)
+			return NULL; /* already there: equal ids are equal sets */
+	}
+	if (out->http_set_count == out->http_set_capacity) {
+		size_t capacity = out->http_set_capacity ? out->http_set_capacity * 2 : 4;
+		struct http_rule_set *grown = realloc(out->http_sets, capacity * sizeof(*grown));
+		if (!grown) {
+			context->failed = true;
+			return NULL;
+		}
+		out->http_sets = grown;
+		out->http_set_capacity = capacity;
+	}
+	memset(&out->http_sets[out->http_set_count], 0, sizeof(out->http_sets[0]));
+	out->http_sets[out->http_set_count].rule_id = rule_id;
+	return &out->http_sets[out->http_set_count++];
+}
+
+/* The rule set of an HTTP entry: the matchers of all its sources, canonical, named by a rule
+ * id whose key names the policies and the matchers. Returns 0 (and records why) when the
+ * entry must allow nothing. */
+static uint32_t http_set_of(struct compile_context *context, const struct pending_entry *entry)
+{
+	size_t total = 0, count, name_count = 0, length = 64;
+	struct weir_http_rule *rules;
+	const char **names;
+	char *key = NULL, words[4096];
+	uint32_t rule_id = 0;
+
+	for (size_t i = 0; i < entry->source_count; i++)
+		total += context->sources[entry->sources[i]].matchers.count;
+	rules = malloc((total + 1) * sizeof(*rules));
+	names = malloc((entry->source_count + 1) * sizeof(*names));
+	if (!rules || !names) {
+		context->failed = true;
+		goto out;
+	}
+	total = 0;
+	for (size_t i = 0; i < entry->source_count; i++) {
+		const struct http_source *source = &context->sources[entry->sources[i]];
+		memcpy(&rules[total], source->matchers.rules,
+		       source->matchers.count * sizeof(*rules));
+		total += source->matchers.count;
+		names[name_count++] = source->policy;
+	}
+	count = http_rules_canonical(rules, total);
+	qsort(names, name_count, sizeof(*names), compare_strings_plain);
+	for (size_t i = 0; i < name_count; i++)
+		length += strlen(names[i]) + 2;
+	key = malloc(length + sizeof(words));
+	if (!key) {
+		context->failed = true;
+		goto out;
+	}
+	key[0] = '\0';
+	for (size_t i = 0; i < name_count; i++) {
+		if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+			continue;
+		if (key[0])
+			strcat(key, ", ");
+		strcat(key, names[i]);
+	}
+	if (count > WEIR_HTTP_RULES_PER_SET) {
+		problem_add(context,
+			    "WeirNetworkPolicy %s: %zu different HTTP matchers apply to one peer on "
+			    "TCP port %u/%u; at most %d fit in one rule set, so that peer and port "
+			    "allow nothing",
+			    key, count, ntohs(entry->key.port), port_bits(&entry->key),
+			    WEIR_HTTP_RULES_PER_SET);
+		goto out;
+	}
+	http_rule_set_words(rules, count, words, sizeof(words));
+	{
+		/* "policy ns/a, ns/b (HTTP: GET /hello)": names the policies as plain ids do. */
+		size_t names_length = strlen(key);
+		memmove(key + 7, key, names_length + 1);
+		memcpy(key, "policy ", 7);
+		snprintf(key + 7 + names_length, length + sizeof(words) - 7 - names_length, " (%s)",
+			 words);
+	}
+	rule_id = id_table_use(context->tables->rules, key);
+	if (!rule_id) {
+		problem_add(context, "%s: no rule id left for the HTTP rule set; it allows nothing",
+			    key + 7);
+		goto out;
+	}
+	{
+		struct http_rule_set *set = http_set_add(context, rule_id);
+		if (set) {
+			memcpy(set->rules, rules, count * sizeof(*rules));
+			set->count = (uint32_t)count;
+		}
+	}
+out:
+	free(rules);
+	free(names);
+	free(key);
+	return rule_id;
+}
+
+static int compare_sets(const void *left, const void *right)
+{
+	uint32_t a = ((const struct http_rule_set *)left)->rule_id;
+	uint32_t b = ((const struct http_rule_set *)right)->rule_id;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Settles the union and writes the map entries (sorted, unique) and rule sets. */
+static void pending_emit(struct compile_context *context)
+{
+	struct compiled_endpoint *out = context->out;
+
+	pending_unique(context);
+	if (any_http(context)) {
+		http_take_in_coverers(context);
+		http_split_any_peer(context);
+	}
+	if (context->failed)
+		return;
+	out->entries = calloc(context->pending_count + 1, sizeof(*out->entries));
+	if (!out->entries) {
+		context->failed = true;
+		return;
+	}
+	out->capacity = context->pending_count + 1;
+	for (size_t i = 0; i < context->pending_count; i++) {
+		const struct pending_entry *entry = &context->pending[i];
+		struct policy_map_entry *written = &out->entries[out->count];
+
+		written->key = entry->key;
+		written->value.verdict = WEIR_VERDICT_ALLOW;
+		if (entry->plain) {
+			written->value.rule_id = entry->rule_id;
+		} else {
+			written->value.rule_id = http_set_of(context, entry);
+			written->value.flags = WEIR_POLICY_FLAG_HTTP;
+			if (!written->value.rule_id)
+				continue; /* fail closed: the entry is left out */
+		}
+		out->count++;
+	}
+	if (out->http_set_count > 1)
+		qsort(out->http_sets, out->http_set_count, sizeof(*out->http_sets), compare_sets);
+}
+
+/* "isolated by ns/a, ns/b" with the names sorted, each once (a NetworkPolicy and a
+ * WeirNetworkPolicy may share a name). */
 static uint32_t isolation_rule(struct id_table *rules, char *names)
 {
 	char *parts[256], *saveptr = NULL, *token;
@@ -709,6 +1181,8 @@ static uint32_t isolation_rule(struct id_table *rules, char *names)
 		return 0;
 	strcpy(key, "isolated by ");
 	for (size_t i = 0; i < count; i++) {
+		if (i > 0 && strcmp(parts[i], parts[i - 1]) == 0)
+			continue;
 		if (i)
 			strcat(key, ", ");
 		strcat(key, parts[i]);
@@ -721,6 +1195,10 @@ static uint32_t isolation_rule(struct id_table *rules, char *names)
 void compiled_endpoint_reset(struct compiled_endpoint *compiled)
 {
 	free(compiled->entries);
+	free(compiled->http_sets);
+	for (size_t i = 0; i < compiled->problem_count; i++)
+		free(compiled->problems[i]);
+	free(compiled->problems);
 	memset(compiled, 0, sizeof(*compiled));
 }
 
@@ -736,21 +1214,29 @@ int compile_endpoint(struct object_store *store, struct compiler_tables *tables,
 	struct compile_context context = { .store = store, .tables = tables,
 					   .node_name = node_name, .endpoint_pod = pod,
 					   .out = out, .errbuf = errbuf, .errlen = errlen };
+	static const enum kube_kind policy_kinds[] = { KIND_NETWORKPOLICY, KIND_WEIRNETWORKPOLICY };
 
 	compiled_endpoint_reset(out);
 	out->endpoint_id = endpoint_id;
 	if (!pod)
 		return 0;
 	context.endpoint_namespace = object_namespace(pod);
-	object_store_for_each(store, KIND_NETWORKPOLICY, compile_policy, &context);
+	for (size_t i = 0; i < sizeof(policy_kinds) / sizeof(policy_kinds[0]); i++) {
+		context.policy_kind = policy_kinds[i];
+		object_store_for_each(store, policy_kinds[i], compile_policy, &context);
+	}
 	out->ingress_isolation_rule = isolation_rule(tables->rules, context.ingress_isolators);
 	out->egress_isolation_rule = isolation_rule(tables->rules, context.egress_isolators);
 	free(context.ingress_isolators);
 	free(context.egress_isolators);
+	pending_emit(&context);
+	for (size_t i = 0; i < context.pending_count; i++)
+		free(context.pending[i].sources);
+	free(context.pending);
+	free(context.sources);
 	if (context.failed) {
 		snprintf(errbuf, errlen, "compile endpoint %u: out of memory", endpoint_id);
 		return -1;
 	}
-	sort_and_unique(out);
 	return 0;
 }

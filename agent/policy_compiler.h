@@ -1,5 +1,7 @@
 /* The NetworkPolicy compiler: Kubernetes objects in, flat datapath entries out. Pure: it reads
- * the object store and id tables and writes nothing to the kernel, so it is unit-testable. */
+ * the object store and id tables and writes nothing to the kernel, so it is unit-testable.
+ * WeirNetworkPolicy is compiled by the same code; its HTTP matchers become rule sets that
+ * policy entries flagged WEIR_POLICY_FLAG_HTTP name by rule id. */
 #ifndef WEIR_AGENT_POLICY_COMPILER_H
 #define WEIR_AGENT_POLICY_COMPILER_H
 
@@ -16,6 +18,13 @@ struct policy_map_entry {
 	struct weir_policy_entry value;
 };
 
+/* One HTTP rule set: the http_rules entries {rule_id, 0..count-1}. */
+struct http_rule_set {
+	uint32_t rule_id; /* its key in the rule table: "policy ns/a, ns/b (HTTP: ...)" */
+	uint32_t count;
+	struct weir_http_rule rules[WEIR_HTTP_RULES_PER_SET];
+};
+
 /* What one local endpoint should have in the maps. */
 struct compiled_endpoint {
 	uint32_t endpoint_id;
@@ -24,6 +33,13 @@ struct compiled_endpoint {
 	struct policy_map_entry *entries; /* sorted by key, unique */
 	size_t count;
 	size_t capacity;
+	struct http_rule_set *http_sets; /* the sets its HTTP entries name; sorted by rule id */
+	size_t http_set_count;
+	size_t http_set_capacity;
+	/* Input the compiler refused, in words naming the policy ("WeirNetworkPolicy ns/name:
+	 * spec.ingress[0].ports[0].http[1]: ..."). What was refused allows nothing. */
+	char **problems;
+	size_t problem_count;
 };
 
 struct compiler_tables {
@@ -44,7 +60,7 @@ uint32_t pod_identity(struct object_store *store, struct id_table *identities, c
 /* The pod's IPv4 addresses from status.podIPs / status.podIP (host byte order). */
 size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity);
 
-/* Marks every ipBlock CIDR (and except) of every policy in the CIDR table, so the ipcache and
+/* Marks every ipBlock CIDR (and except) of every policy (of both kinds) in the CIDR table, so the ipcache and
  * all rules see the same set of known CIDRs. Returns a digest of the set (changes when it does). */
 uint64_t compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities);
 

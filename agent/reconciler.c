@@ -3,8 +3,9 @@
  *   2. identities of every pod (mark-and-sweep), desired ipcache of pods, nodes and CIDRs;
  *   3. recompile the affected endpoints (dirty ones, every isolated one after a pod, namespace,
  *      node or CIDR change, every one of a namespace whose policies changed);
- *   4. write: ipcache additions, policy additions, isolation, policy removals, ipcache
- *      removals, then bump the policy revision so established connections are judged again;
+ *   4. write: ipcache additions, HTTP rule sets, policy additions, isolation, policy removals,
+ *      rule sets no longer named, ipcache removals, then bump the policy revision so
+ *      established connections are judged again (an entry never names a set not yet written);
  *   5. persist the id tables.
  * What was written is remembered, so the next pass writes only differences; at start-up it is
  * read back from the pinned maps, so a restarted agent changes nothing that is still right. */
@@ -21,6 +22,7 @@
 #include "cidr.h"
 #include "datapath.h"
 #include "endpoint_record.h"
+#include "http_rules.h"
 #include "id_table.h"
 #include "log.h"
 #include "policy_compiler.h"
@@ -58,6 +60,18 @@ struct address_name {
 
 #define ADDRESS_BUCKETS 8192
 
+/* HTTP rule sets by rule id, sorted: what the http_rules map holds, or should. */
+struct http_set_list {
+	struct http_rule_set *items;
+	size_t count, capacity;
+};
+
+/* Problems the compiler reported, sorted: each is logged once, when it first appears. */
+struct problem_list {
+	char **items;
+	size_t count;
+};
+
 struct reconciler {
 	struct address_name *address_names[ADDRESS_BUCKETS]; /* for flow logs: IP -> ns/pod */
 	struct object_store *store;
@@ -66,6 +80,9 @@ struct reconciler {
 	struct datapath datapath;
 	struct compiler_tables tables;
 	struct compiled_endpoint *written[WEIR_MAX_ENDPOINTS]; /* by endpoint id */
+	/* The last pass could not write all of this endpoint's entries (a full map): written[]
+	 * holds what was wanted, not what the map holds, so the next pass writes every entry. */
+	bool incomplete[WEIR_MAX_ENDPOINTS];
 	struct ipcache_set written_ipcache;
 	uint64_t cidr_digest;
 	bool all_dirty, isolated_dirty, endpoints_dirty;
@@ -76,6 +93,8 @@ struct reconciler {
 	struct service_sync *services;
 	bool services_dirty;
 	bool nodes_dirty;
+	struct http_set_list written_http; /* kept equal to the map, write by write */
+	struct problem_list logged_problems;
 };
 
 static void address_names_clear(struct reconciler *reconciler);
@@ -143,6 +162,203 @@ static void ipcache_normalize(struct ipcache_set *set)
 	}
 	set->count = kept;
 	free(tagged);
+}
+
+/* ---- HTTP rule sets ------------------------------------------------------------------------ */
+
+static int compare_http_sets(const void *left, const void *right)
+{
+	uint32_t a = ((const struct http_rule_set *)left)->rule_id;
+	uint32_t b = ((const struct http_rule_set *)right)->rule_id;
+
+	return a < b ? -1 : a > b;
+}
+
+static struct http_rule_set *http_set_find(const struct http_set_list *list, uint32_t rule_id)
+{
+	struct http_rule_set wanted = { .rule_id = rule_id };
+
+	return list->count ? bsearch(&wanted, list->items, list->count, sizeof(wanted),
+				     compare_http_sets)
+			   : NULL;
+}
+
+/* Inserts or replaces, keeping the list sorted. */
+static int http_set_put(struct http_set_list *list, const struct http_rule_set *set)
+{
+	struct http_rule_set *found = http_set_find(list, set->rule_id);
+	size_t at = 0;
+
+	if (found) {
+		*found = *set;
+		return 0;
+	}
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity ? list->capacity * 2 : 16;
+		struct http_rule_set *grown = realloc(list->items, capacity * sizeof(*grown));
+		if (!grown)
+			return -1;
+		list->items = grown;
+		list->capacity = capacity;
+	}
+	while (at < list->count && list->items[at].rule_id < set->rule_id)
+		at++;
+	memmove(&list->items[at + 1], &list->items[at], (list->count - at) * sizeof(*set));
+	list->items[at] = *set;
+	list->count++;
+	return 0;
+}
+
+static void http_set_remove(struct http_set_list *list, uint32_t rule_id)
+{
+	struct http_rule_set *found = http_set_find(list, rule_id);
+
+	if (!found)
+		return;
+	memmove(found, found + 1, (size_t)(list->items + list->count - found - 1) * sizeof(*found));
+	list->count--;
+}
+
+/* The sets the map holds now, grouped by rule id. */
+static void written_http_load(struct reconciler *reconciler)
+{
+	struct weir_http_rule_key key, next;
+	void *previous = NULL;
+	int fd = reconciler->datapath.http_rules_fd;
+
+	while (bpf_map_get_next_key(fd, previous, &next) == 0) {
+		if (!http_set_find(&reconciler->written_http, next.rule_id)) {
+			struct http_rule_set set = { .rule_id = next.rule_id };
+			int count = http_rules_read(fd, next.rule_id, set.rules,
+						    WEIR_HTTP_RULES_PER_SET);
+			/* A set without index 0 is unusable: an empty one is deleted as stale. */
+			set.count = count > 0 ? (uint32_t)count : 0;
+			if (http_set_put(&reconciler->written_http, &set) < 0)
+				return;
+		}
+		key = next;
+		previous = &key;
+	}
+}
+
+/* Every set named by an endpoint that will be in the maps after this pass. */
+static int http_sets_desired(struct reconciler *reconciler, struct compiled_endpoint **next,
+			     const bool *present, struct http_set_list *desired)
+{
+	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
+		const struct compiled_endpoint *compiled =
+			next[id] ? next[id] : present[id] ? reconciler->written[id] : NULL;
+		if (!compiled)
+			continue;
+		for (size_t i = 0; i < compiled->http_set_count; i++) {
+			if (!http_set_find(desired, compiled->http_sets[i].rule_id) &&
+			    http_set_put(desired, &compiled->http_sets[i]) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static bool http_sets_equal(const struct http_rule_set *a, const struct http_rule_set *b)
+{
+	return a->count == b->count &&
+	       memcmp(a->rules, b->rules, a->count * sizeof(a->rules[0])) == 0;
+}
+
+/* Writes what desired has and the map lacks (or holds differently). */
+static int http_sets_write(struct reconciler *reconciler, const struct http_set_list *desired,
+			   size_t *written, char *errbuf, size_t errlen)
+{
+	for (size_t i = 0; i < desired->count; i++) {
+		const struct http_rule_set *set = &desired->items[i];
+		const struct http_rule_set *old = http_set_find(&reconciler->written_http,
+								set->rule_id);
+		if (old && http_sets_equal(old, set))
+			continue;
+		if (http_rules_write(reconciler->datapath.http_rules_fd, set->rule_id, set->rules,
+				     set->count, old ? old->count : 0, errbuf, errlen) < 0 ||
+		    http_set_put(&reconciler->written_http, set) < 0)
+			return -1;
+		(*written)++;
+	}
+	return 0;
+}
+
+/* Removes the sets no entry names any more: after the entries naming them are gone. */
+static int http_sets_remove_stale(struct reconciler *reconciler,
+				  const struct http_set_list *desired, size_t *removed,
+				  char *errbuf, size_t errlen)
+{
+	for (size_t i = reconciler->written_http.count; i > 0; i--) {
+		uint32_t rule_id = reconciler->written_http.items[i - 1].rule_id;
+		if (http_set_find(desired, rule_id))
+			continue;
+		if (http_rules_delete(reconciler->datapath.http_rules_fd, rule_id, errbuf, errlen) <
+		    0)
+			return -1;
+		http_set_remove(&reconciler->written_http, rule_id);
+		(*removed)++;
+	}
+	return 0;
+}
+
+/* ---- compiler problems --------------------------------------------------------------------- */
+
+static int compare_problem(const void *left, const void *right)
+{
+	return strcmp(*(char *const *)left, *(char *const *)right);
+}
+
+static void problems_clear(struct problem_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = 0;
+}
+
+/* Logs the problems of the written endpoints that were not there after the last pass: an
+ * invalid policy is reported once, not once per endpoint and pass, and again if it comes back. */
+static void problems_report(struct reconciler *reconciler)
+{
+	struct problem_list current = { 0 };
+	size_t total = 0, kept = 0;
+
+	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++)
+		total += reconciler->written[id] ? reconciler->written[id]->problem_count : 0;
+	if (total == 0) {
+		problems_clear(&reconciler->logged_problems);
+		return;
+	}
+	current.items = malloc(total * sizeof(*current.items));
+	if (!current.items)
+		return;
+	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
+		const struct compiled_endpoint *compiled = reconciler->written[id];
+		for (size_t i = 0; compiled && i < compiled->problem_count; i++) {
+			current.items[current.count] = strdup(compiled->problems[i]);
+			if (current.items[current.count])
+				current.count++;
+		}
+	}
+	qsort(current.items, current.count, sizeof(*current.items), compare_problem);
+	for (size_t i = 0; i < current.count; i++) {
+		if (kept > 0 && strcmp(current.items[kept - 1], current.items[i]) == 0) {
+			free(current.items[i]);
+			continue;
+		}
+		current.items[kept++] = current.items[i];
+	}
+	current.count = kept;
+	for (size_t i = 0; i < current.count; i++) {
+		if (!reconciler->logged_problems.count ||
+		    !bsearch(&current.items[i], reconciler->logged_problems.items,
+			     reconciler->logged_problems.count, sizeof(char *), compare_problem))
+			log_error("policy refused: %s", current.items[i]);
+	}
+	problems_clear(&reconciler->logged_problems);
+	reconciler->logged_problems = current;
 }
 
 /* ---- construction ------------------------------------------------------------------------ */
@@ -240,6 +456,7 @@ static void written_state_load(struct reconciler *reconciler)
 		previous = &ip_key;
 	}
 	ipcache_normalize(&reconciler->written_ipcache);
+	written_http_load(reconciler);
 	{
 		uint32_t zero = 0;
 		bpf_map_lookup_elem(reconciler->datapath.policy_revision_fd, &zero,
@@ -312,6 +529,8 @@ void reconciler_free(struct reconciler *reconciler)
 		}
 	}
 	free(reconciler->written_ipcache.items);
+	free(reconciler->written_http.items);
+	problems_clear(&reconciler->logged_problems);
 	address_names_clear(reconciler);
 	pod_identity_cache_reset();
 	while (reconciler->dirty_namespaces) {
@@ -346,6 +565,7 @@ void reconciler_note(struct reconciler *reconciler, enum kube_kind kind, const c
 {
 	switch (kind) {
 	case KIND_NETWORKPOLICY:
+	case KIND_WEIRNETWORKPOLICY:
 		namespace_dirty(reconciler, object_namespace(object));
 		break;
 	case KIND_POD: {
@@ -533,7 +753,7 @@ static void keep_ids_of(struct reconciler *reconciler, const struct compiled_end
 
 struct write_counts {
 	size_t policy_added, policy_removed, ipcache_added, ipcache_removed, isolation_changed;
-	size_t endpoints_compiled;
+	size_t endpoints_compiled, http_sets_written, http_sets_removed;
 };
 
 /* Writes the entries of next that old lacks or holds differently. */
@@ -669,9 +889,12 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	struct ipcache_set desired = { 0 };
 	struct ipcache_build build = { reconciler, &desired, false };
 	struct compiled_endpoint **next = NULL;
+	struct http_set_list desired_http = { 0 };
 	bool *present = NULL;
 	struct write_counts counts = { 0 };
 	uint64_t cidr_digest;
+	bool additions_failed = false, committed = false;
+	bool *failed = NULL;
 	int result = -1;
 
 	endpoint_record_for_each(reconciler->state_dir, collect_endpoint, &endpoints);
@@ -707,7 +930,8 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 
 	next = calloc(WEIR_MAX_ENDPOINTS, sizeof(*next));
 	present = calloc(WEIR_MAX_ENDPOINTS, sizeof(*present));
-	if (!next || !present) {
+	failed = calloc(WEIR_MAX_ENDPOINTS, sizeof(*failed));
+	if (!next || !present || !failed) {
 		snprintf(errbuf, errlen, "compile: out of memory");
 		goto out;
 	}
@@ -734,13 +958,31 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 		counts.endpoints_compiled++;
 	}
 
-	/* Additions first, removals last: no packet sees a rule gone before its successor. */
+	if (http_sets_desired(reconciler, next, present, &desired_http) < 0) {
+		snprintf(errbuf, errlen, "collect HTTP rule sets: out of memory");
+		goto out;
+	}
+
+	/* Additions first, removals last: no packet sees a rule gone before its successor, and
+	 * no entry names an HTTP rule set that is not written yet (a missing set denies). */
 	if (ipcache_write(reconciler, &desired, true, &counts, errbuf, errlen) < 0)
 		goto out;
+	if (http_sets_write(reconciler, &desired_http, &counts.http_sets_written, errbuf, errlen) <
+	    0)
+		goto out;
+	/* A refused addition (a full map) fails closed: the pass goes on with every restriction
+	 * (isolation, removals) so the datapath never allows more than the policies say, and
+	 * what could not be written is retried. The first error is the one reported. */
 	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
-		if (next[id] && policy_write_additions(reconciler, reconciler->written[id], next[id],
-						       &counts, errbuf, errlen) < 0)
-			goto out;
+		char ignored[256];
+		if (next[id] &&
+		    policy_write_additions(reconciler,
+					   reconciler->incomplete[id] ? NULL : reconciler->written[id],
+					   next[id], &counts, additions_failed ? ignored : errbuf,
+					   additions_failed ? sizeof(ignored) : errlen) < 0) {
+			additions_failed = true;
+			failed[id] = true;
+		}
 	}
 	for (size_t id = 0; id < WEIR_MAX_ENDPOINTS; id++) {
 		const struct compiled_endpoint *target = next[id] ? next[id]
@@ -758,6 +1000,9 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 				goto out;
 		}
 	}
+	if (http_sets_remove_stale(reconciler, &desired_http, &counts.http_sets_removed, errbuf,
+				   errlen) < 0)
+		goto out;
 	if (ipcache_write(reconciler, &desired, false, &counts, errbuf, errlen) < 0)
 		goto out;
 	if ((reconciler->services_dirty || reconciler->all_dirty) &&
@@ -779,15 +1024,18 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 				free(reconciler->written[id]);
 			}
 			reconciler->written[id] = next[id];
+			reconciler->incomplete[id] = failed[id];
 			next[id] = NULL;
 		}
 	}
 	free(reconciler->written_ipcache.items);
 	reconciler->written_ipcache = desired;
 	desired.items = NULL;
+	problems_report(reconciler);
 
 	if (counts.policy_added || counts.policy_removed || counts.ipcache_added ||
-	    counts.ipcache_removed || counts.isolation_changed) {
+	    counts.ipcache_removed || counts.isolation_changed || counts.http_sets_written ||
+	    counts.http_sets_removed) {
 		int64_t revision = datapath_policy_revision_bump(&reconciler->datapath);
 		if (revision > 0)
 			reconciler->revision = (uint32_t)revision;
@@ -798,6 +1046,11 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	tables_save(reconciler);
 
 	reconciler->cidr_digest = cidr_digest;
+	committed = true;
+	if (additions_failed) {
+		reconciler->all_dirty = true; /* retried */
+		goto out;
+	}
 	reconciler->all_dirty = reconciler->isolated_dirty = reconciler->endpoints_dirty = false;
 	while (reconciler->dirty_namespaces) {
 		struct dirty_namespace *rest = reconciler->dirty_namespaces->next;
@@ -806,13 +1059,14 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	}
 	reconciler->applied_changes++;
 	log_info("applied change %lu: %zu endpoints recompiled, policy entries +%zu -%zu, isolation "
-		 "changes %zu, ipcache +%zu -%zu, policy revision %u",
+		 "changes %zu, HTTP rule sets +%zu -%zu, ipcache +%zu -%zu, policy revision %u",
 		 reconciler->applied_changes, counts.endpoints_compiled, counts.policy_added,
-		 counts.policy_removed, counts.isolation_changed, counts.ipcache_added,
-		 counts.ipcache_removed, reconciler->revision);
+		 counts.policy_removed, counts.isolation_changed, counts.http_sets_written,
+		 counts.http_sets_removed, counts.ipcache_added, counts.ipcache_removed,
+		 reconciler->revision);
 	result = 0;
 out:
-	if (result < 0) {
+	if (result < 0 && !committed) {
 		/* Nothing is committed: the next pass starts from what the maps really hold. */
 		id_table_end_pass(reconciler->tables.identities);
 		id_table_end_pass(reconciler->tables.cidr_identities);
@@ -829,7 +1083,9 @@ out:
 	}
 	free(next);
 	free(present);
+	free(failed);
 	free(desired.items);
+	free(desired_http.items);
 	free(endpoints.items);
 	return result;
 }

@@ -32,11 +32,9 @@
 # stays inside the namespaces this script creates, and everything it creates is removed.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-WEIR_CNI="$ROOT/build/weir-cni"
-WEIR_AGENT="$ROOT/build/weir-agent"
-TCP_RR="$ROOT/build/bench/tcp_rr"
-MAPTOOL="$ROOT/build/tests/weir-maptool"
+# The node, its agent, the pods and cleanup: bench/lib.sh.
+BENCH_TAG=wr BENCH_NAME=pod_rr
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS=${BENCH_RR_ROUNDS:-6}
 ITERATIONS=${BENCH_RR_ITERATIONS:-10000}
@@ -48,18 +46,9 @@ IDENTITY_A=1000 # label-set identities start at 256 (bpf/abi.h)
 IDENTITY_B=1001
 UNALLOWED_PORT=7999 # the isolation check: a port no rule allows
 
-die() {
-    echo "pod_rr: $*" >&2
-    exit 1
-}
-number_in() { # value minimum maximum name
-    [[ "$1" =~ ^[0-9]{1,8}$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] ||
-        die "$4 must be a number from $2 to $3, got '$1'"
-}
 number_in "$ROUNDS" 3 100 BENCH_RR_ROUNDS
 number_in "$ITERATIONS" 100 10000000 BENCH_RR_ITERATIONS
 number_in "$SECONDS_PER_RUN" 1 600 BENCH_RR_SECONDS
-LAST_CPU=$(($(nproc) - 1))
 read -r CLIENT_CPU SERVER_CPU <<<"${BENCH_RR_CPUS:-$LAST_CPU $LAST_CPU}"
 number_in "${CLIENT_CPU:-}" 0 "$LAST_CPU" "the client CPU of BENCH_RR_CPUS"
 number_in "${SERVER_CPU:-$CLIENT_CPU}" 0 "$LAST_CPU" "the server CPU of BENCH_RR_CPUS"
@@ -72,45 +61,9 @@ for tool in iperf3 python3 tc ss nsenter taskset; do
     command -v "$tool" >/dev/null || die "$tool is missing"
 done
 
-ID="wr$$"
-WORK="/tmp/weir-bench-$ID"
-BPFFS="$WORK/bpf"
-STATE_DIR="$WORK/state"
-CNI_CONF_DIR="$WORK/cni"
 NODE="$ID-node"
-AGENT_PID=""
-CREATED_NETNS=()
-
-cleanup() {
-    local status=$?
-    set +e
-    trap - EXIT INT TERM
-    # Pods first: killing what runs in them (servers, clients) and deleting them takes their
-    # veths out of the node too. Then the agent, the node, the pins and the files.
-    local i netns
-    for ((i = ${#CREATED_NETNS[@]} - 1; i >= 0; i--)); do
-        netns=${CREATED_NETNS[$i]}
-        [ "$netns" = "$NODE" ] && continue
-        ip netns pids "$netns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "$netns" 2>/dev/null
-    done
-    if [ -n "$AGENT_PID" ]; then
-        kill -TERM "$AGENT_PID" 2>/dev/null
-        wait "$AGENT_PID" 2>/dev/null
-    fi
-    if [[ " ${CREATED_NETNS[*]} " == *" $NODE "* ]]; then
-        ip netns pids "$NODE" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "$NODE" 2>/dev/null
-    fi
-    if mountpoint -q "$BPFFS" 2>/dev/null; then
-        umount "$BPFFS"
-    fi
-    rm -rf "$WORK"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BPFFS="$WORK/$NODE/bpf"
+bench_traps
 
 in_node() { nsenter --net="/var/run/netns/$NODE" "$@"; }
 in_pod() { # pod command...
@@ -118,67 +71,19 @@ in_pod() { # pod command...
     shift
     ip netns exec "$ID-$pod" "$@"
 }
-netns_add() {
-    ip netns add "$1" || die "ip netns add $1"
-    CREATED_NETNS+=("$1")
-    ip -n "$1" link set lo up
-}
 maptool() { "$MAPTOOL" --bpffs "$BPFFS" "$@" || die "weir-maptool $*: failed"; }
 
 # ---- the node and its two pods, as in tests/e2e/lib.sh ----------------------------------
 
-mkdir -p "$WORK" "$STATE_DIR" "$CNI_CONF_DIR" "$WORK/manifests"
-netns_add "$NODE"
-# nsenter directly, so $! is the agent itself and its bpffs mount is visible here. Its object
-# source is an empty manifest folder: it knows no Pod or NetworkPolicy, so it compiles no
-# policy for these pods and leaves the entries written below alone.
-nsenter --net="/var/run/netns/$NODE" "$WEIR_AGENT" --node-name "$NODE" --pod-cidr "$POD_CIDR" \
-    --bpffs "$BPFFS" --state-dir "$STATE_DIR" --cni-conf-dir "$CNI_CONF_DIR" \
-    --standalone "$WORK/manifests" >"$WORK/agent.log" 2>&1 &
-AGENT_PID=$!
-waited=0
-until [ -S "$STATE_DIR/weir.sock" ] && [ -f "$CNI_CONF_DIR/10-weir.conflist" ]; do
-    if ! kill -0 "$AGENT_PID" 2>/dev/null; then
-        AGENT_PID=""
-        cat "$WORK/agent.log" >&2
-        die "weir-agent exited"
-    fi
-    sleep 0.05
-    waited=$((waited + 1))
-    [ "$waited" -lt 200 ] || { cat "$WORK/agent.log" >&2; die "weir-agent not ready after 10s"; }
-done
-
-# The plugin config a runtime hands the plugin: the conflist's first plugin plus its
-# cniVersion and name.
-NET_CONFIG=$(python3 - "$CNI_CONF_DIR/10-weir.conflist" <<'PY'
-import json, sys
-conflist = json.load(open(sys.argv[1]))
-plugin = dict(conflist["plugins"][0], cniVersion=conflist["cniVersion"], name=conflist["name"])
-print(json.dumps(plugin))
-PY
-)
-
-pod_create() { # pod -> POD_IP, HOST_VETH
-    local pod=$1 out
-    netns_add "$ID-$pod"
-    if ! out=$(printf '%s' "$NET_CONFIG" | in_node env -i PATH="$PATH" CNI_COMMAND=ADD \
-        CNI_CONTAINERID="$ID-$pod" CNI_NETNS="/var/run/netns/$ID-$pod" CNI_IFNAME=eth0 \
-        CNI_PATH=/usr/lib/cni CNI_ARGS="K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$pod" \
-        "$WEIR_CNI" 2>"$WORK/cni-$pod.err"); then
-        die "CNI ADD of pod $pod failed: $out $(cat "$WORK/cni-$pod.err")"
-    fi
-    read -r POD_IP HOST_VETH < <(printf '%s' "$out" | python3 -c '
-import json, sys
-result = json.load(sys.stdin)
-host = [i for i in result["interfaces"] if not i.get("sandbox")][0]
-print(result["ips"][0]["address"].split("/")[0], host["name"])') || true
-    [ -n "$POD_IP" ] && [ -n "$HOST_VETH" ] || die "CNI ADD of pod $pod gave no address: $out"
-}
+# The agent's object source is an empty manifest folder: it knows no Pod or NetworkPolicy, so
+# it compiles no policy for these pods and leaves the entries written below alone.
+node_start "$NODE" "$POD_CIDR"
+pod_create_here() { pod_create "$NODE" "$ID-$1" bench "$1"; } # pod -> POD_IP, HOST_VETH
 
 echo "==> node $NODE (weir-agent, $POD_CIDR) with pods a (client) and b (server)"
-pod_create a
+pod_create_here a
 IP_A=$POD_IP VETH_A=$HOST_VETH
-pod_create b
+pod_create_here b
 IP_B=$POD_IP VETH_B=$HOST_VETH
 in_pod a ping -c1 -W2 "$IP_B" >/dev/null || die "pod a cannot reach pod b ($IP_B)"
 

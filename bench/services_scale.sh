@@ -57,12 +57,10 @@
 # everything it creates is removed.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HERE="$ROOT/bench/services"
-WEIR_CNI="$ROOT/build/weir-cni"
-WEIR_AGENT="$ROOT/build/weir-agent"
-WEIRCTL="$ROOT/build/weirctl"
-TCP_RR="$ROOT/build/bench/tcp_rr"
+# Nodes, pods, agents and cleanup: bench/lib.sh.
+BENCH_TAG=sv BENCH_NAME=services_scale
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+HERE="$BENCH_ROOT/bench/services"
 
 read -r -a COUNTS <<<"${BENCH_SVC_COUNTS:-1 1000 10000}"
 ROUNDS=${BENCH_SVC_ROUNDS:-6}
@@ -75,14 +73,6 @@ RR_PORT=81 RR_TARGET=7101
 MEASURED_VIP=10.96.250.1
 CLUSTER_CIDR=10.240.0.0/12 # every node's pods (10.241.x.0/24, 10.242.x.0/24): --cluster-cidr
 
-die() {
-    echo "services_scale: $*" >&2
-    exit 1
-}
-number_in() { # value minimum maximum name
-    [[ "$1" =~ ^[0-9]{1,8}$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] ||
-        die "$4 must be a number from $2 to $3, got '$1'"
-}
 [ "${#COUNTS[@]}" -ge 1 ] && [ "${#COUNTS[@]}" -le 8 ] || die "BENCH_SVC_COUNTS: 1 to 8 counts"
 for count in "${COUNTS[@]}"; do number_in "$count" 1 60000 "each of BENCH_SVC_COUNTS"; done
 [ "$(printf '%s\n' "${COUNTS[@]}" | sort -u | wc -l)" = "${#COUNTS[@]}" ] ||
@@ -97,11 +87,11 @@ PORT_BLOCK=$((BURST_FLOWS + WARMUP + CONNECTS))     # source ports a measurement
 number_in "$RR_ITERATIONS" 100 10000000 BENCH_SVC_RR_ITERATIONS
 case "$IPTABLES_MODE" in nft | legacy) ;; *) die "BENCH_SVC_IPTABLES must be nft or legacy" ;; esac
 case "$EVENTS" in suppressed | emitted) ;; *) die "BENCH_SVC_EVENTS must be suppressed or emitted" ;; esac
-LAST_CPU=$(($(nproc) - 1))
 read -r MEASURED_CPU OTHER_CPU <<<"${BENCH_SVC_CPUS:-$LAST_CPU 0}"
 number_in "${MEASURED_CPU:-}" 0 "$LAST_CPU" "the measured CPU of BENCH_SVC_CPUS"
 number_in "${OTHER_CPU:-0}" 0 "$LAST_CPU" "the other CPU of BENCH_SVC_CPUS"
 OTHER_CPU=${OTHER_CPU:-0}
+AGENT_CPU=$OTHER_CPU # where bench/lib.sh puts the agents
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, bpffs, tc, iptables)"
 for f in "$WEIR_CNI" "$WEIR_AGENT" "$WEIRCTL" "$TCP_RR"; do
     [ -x "$f" ] || die "$f is missing: run 'make all build/bench/tcp_rr' first"
@@ -111,115 +101,16 @@ for tool in "$IPT" "$IPT-restore" "$IPT-save" python3 tc nsenter taskset ss gcc;
     command -v "$tool" >/dev/null || die "$tool is missing (scripts/deps.sh installs it)"
 done
 
-ID="sv$$"
-WORK="/tmp/weir-bench-$ID"
 SVC_CONNECT="$WORK/svc_connect"
-declare -A AGENT_PID=()
-CREATED_NETNS=()
 STARTED_AT=$(date +%s%N)
-
-cleanup() {
-    local status=$?
-    set +e
-    trap - EXIT INT TERM
-    # Pods first (what runs in them, and their veths in the nodes, go with them), then the
-    # agents, the nodes (the iptables rules go with theirs), the pins and the files.
-    local i netns node
-    for ((i = ${#CREATED_NETNS[@]} - 1; i >= 0; i--)); do
-        netns=${CREATED_NETNS[$i]}
-        [ -n "${AGENT_PID[$netns]+set}" ] && continue
-        ip netns pids "$netns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "$netns" 2>/dev/null
-    done
-    for node in "${!AGENT_PID[@]}"; do
-        if [ -n "${AGENT_PID[$node]}" ]; then
-            kill -TERM "${AGENT_PID[$node]}" 2>/dev/null
-            wait "${AGENT_PID[$node]}" 2>/dev/null
-        fi
-        ip netns pids "$node" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "$node" 2>/dev/null
-        if mountpoint -q "$WORK/$node/bpf" 2>/dev/null; then
-            umount "$WORK/$node/bpf"
-        fi
-    done
-    rm -rf "$WORK"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-netns_add() {
-    ip netns add "$1" || die "ip netns add $1"
-    CREATED_NETNS+=("$1")
-    ip -n "$1" link set lo up
-}
-in_netns() { # netns command...
-    local netns=$1
-    shift
-    ip netns exec "$netns" "$@"
-}
+bench_traps
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 mkdir -p "$WORK"
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "$HERE/svc_connect.c" -o "$SVC_CONNECT" ||
     die "building svc_connect failed"
 
-# ---- nodes and pods, as in tests/e2e/lib.sh -----------------------------------------------
-
-node_start() { # node pod-cidr: a node namespace and its agent; manifests in $WORK/node/manifests
-    local node=$1 cidr=$2 dir="$WORK/$1" waited=0
-    mkdir -p "$dir/state" "$dir/cni" "$dir/manifests"
-    netns_add "$node"
-    # taskset and nsenter exec, so $! is the agent itself; its bpffs mount is visible here.
-    taskset -c "$OTHER_CPU" nsenter --net="/var/run/netns/$node" "$WEIR_AGENT" \
-        --node-name "$node" --pod-cidr "$cidr" --bpffs "$dir/bpf" --state-dir "$dir/state" \
-        --cni-conf-dir "$dir/cni" --standalone "$dir/manifests" >"$dir/agent.log" 2>&1 &
-    AGENT_PID[$node]=$!
-    until [ -S "$dir/state/weir.sock" ] && [ -f "$dir/cni/10-weir.conflist" ]; do
-        if ! kill -0 "${AGENT_PID[$node]}" 2>/dev/null; then
-            AGENT_PID[$node]=""
-            cat "$dir/agent.log" >&2
-            die "weir-agent of $node exited"
-        fi
-        sleep 0.05
-        waited=$((waited + 1))
-        [ "$waited" -lt 200 ] || { cat "$dir/agent.log" >&2; die "weir-agent of $node not ready after 10s"; }
-    done
-}
-
-pod_create() { # node pod -> POD_IP, HOST_VETH
-    local node=$1 pod=$2 out config
-    netns_add "$ID-$pod"
-    config=$(python3 - "$WORK/$node/cni/10-weir.conflist" <<'PY'
-import json, sys
-conflist = json.load(open(sys.argv[1]))
-print(json.dumps(dict(conflist["plugins"][0], cniVersion=conflist["cniVersion"],
-                      name=conflist["name"])))
-PY
-)
-    if ! out=$(printf '%s' "$config" | nsenter --net="/var/run/netns/$node" env -i PATH="$PATH" \
-        CNI_COMMAND=ADD CNI_CONTAINERID="$ID-$pod" CNI_NETNS="/var/run/netns/$ID-$pod" \
-        CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni CNI_ARGS="K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$pod" \
-        "$WEIR_CNI" 2>"$WORK/cni-$pod.err"); then
-        die "CNI ADD of pod $pod failed: $out $(cat "$WORK/cni-$pod.err")"
-    fi
-    read -r POD_IP HOST_VETH < <(printf '%s' "$out" | python3 -c '
-import json, sys
-result = json.load(sys.stdin)
-host = [i for i in result["interfaces"] if not i.get("sandbox")][0]
-print(result["ips"][0]["address"].split("/")[0], host["name"])') || true
-    [ -n "$POD_IP" ] && [ -n "$HOST_VETH" ] || die "CNI ADD of pod $pod gave no address: $out"
-}
-
-wait_listening() { # netns port
-    local i
-    for i in $(seq 1 100); do
-        in_netns "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-        sleep 0.02
-    done
-    die "nothing listening in $1 on port $2"
-}
+# ---- nodes and pods (bench/lib.sh: node_start, pod_create, pod_make_plain) ---------------
 
 # Per index i of COUNTS and mode m (w: weir, p: iptables): node "$ID-$m$i", pods "$ID-${m}c$i"
 # (client) and "$ID-${m}s$i" (server).
@@ -230,18 +121,16 @@ for i in "${!COUNTS[@]}"; do
     for m in w p; do
         [ "$m" = w ] && octet=241 || octet=242
         node_start "$ID-$m$i" "10.$octet.$i.0/24"
-        pod_create "$ID-$m$i" "${m}c$i"
+        pod_create "$ID-$m$i" "$ID-${m}c$i" bench "${m}c$i"
         CLIENT_VETH[$m$i]=$HOST_VETH
         # Ephemeral ports (tcp_rr's) above the blocks svc_connect binds explicitly.
         in_netns "$ID-${m}c$i" sysctl -qw net.ipv4.ip_local_port_range="61000 65535" ||
             die "set the ephemeral port range in pod ${m}c$i"
-        pod_create "$ID-$m$i" "${m}s$i"
+        pod_create "$ID-$m$i" "$ID-${m}s$i" bench "${m}s$i"
         SERVER_VETH[$m$i]=$HOST_VETH SERVER_IP[$m$i]=$POD_IP
         if [ "$m" = p ]; then # plain routing: no weir program on the iptables node's pods
-            in_netns "$ID-$m$i" tc qdisc del dev "${CLIENT_VETH[$m$i]}" clsact ||
-                die "remove clsact from ${CLIENT_VETH[$m$i]}"
-            in_netns "$ID-$m$i" tc qdisc del dev "${SERVER_VETH[$m$i]}" clsact ||
-                die "remove clsact from ${SERVER_VETH[$m$i]}"
+            pod_make_plain "$ID-$m$i" "${CLIENT_VETH[$m$i]}"
+            pod_make_plain "$ID-$m$i" "${SERVER_VETH[$m$i]}"
         fi
         in_netns "$ID-${m}c$i" ping -c1 -W2 "${SERVER_IP[$m$i]}" >/dev/null ||
             die "node $ID-$m$i: the client pod cannot reach the server pod"

@@ -395,6 +395,7 @@ struct weir_event {
 };
 
 #define WEIR_EVENTS_PER_SECOND_PER_CPU 2000
+#define WEIR_EVENTS_POLL_MS 100 /* the reader drains the ring at least this often */
 
 /* ---- HTTP/1.x, parsed in the datapath ------------------------------------------------------ */
 
@@ -555,6 +556,8 @@ enum weir_counter {
 	WEIR_COUNTER_HTTP_UNPARSED,
 	WEIR_COUNTER_HTTP_REFUSED,
 	WEIR_COUNTER_FLOWS_ENDED,
+	WEIR_COUNTER_FROM_POD_PASSED_BYTES, /* bytes, not packets: of from_pod_passed */
+	WEIR_COUNTER_TO_POD_PASSED_BYTES,   /* bytes of to_pod_passed */
 	WEIR_COUNTER_MAX,
 };
 
@@ -589,6 +592,8 @@ static const char *const weir_counter_names[WEIR_COUNTER_MAX] = {
 	[WEIR_COUNTER_HTTP_UNPARSED] = "http_unparsed",
 	[WEIR_COUNTER_HTTP_REFUSED] = "http_refused",
 	[WEIR_COUNTER_FLOWS_ENDED] = "flows_ended",
+	[WEIR_COUNTER_FROM_POD_PASSED_BYTES] = "from_pod_passed_bytes",
+	[WEIR_COUNTER_TO_POD_PASSED_BYTES] = "to_pod_passed_bytes",
 };
 
 static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {

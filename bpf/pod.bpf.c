@@ -306,6 +306,7 @@ int from_pod(struct __sk_buff *skb)
 	if (packet.is_fragment && !packet.is_later_fragment)
 		fragment_remember_first(&packet);
 	metrics_count(WEIR_COUNTER_FROM_POD_PASSED);
+	metrics_add(WEIR_COUNTER_FROM_POD_PASSED_BYTES, packet.length);
 	if (destination) {
 		/* Its to_pod program will not see the packet: count it for the destination here. */
 		endpoint_account(destination, 0, packet.length);
@@ -425,5 +426,6 @@ int to_pod(struct __sk_buff *skb)
 	if (packet.is_fragment && !packet.is_later_fragment)
 		fragment_remember_first(&packet);
 	metrics_count(WEIR_COUNTER_TO_POD_PASSED);
+	metrics_add(WEIR_COUNTER_TO_POD_PASSED_BYTES, packet.length);
 	return TC_ACT_OK;
 }

@@ -69,7 +69,7 @@ static void logging_setup(const struct cni_config *config)
 	FILE *stream = NULL;
 
 	if (*config->log_file)
-		stream = fopen(config->log_file, "ae");
+		stream = log_file_open(config->log_file);
 	if (stream)
 		log_setup("weir-cni", stream, config->log_level);
 	else /* without a log file, stderr carries warnings and errors only */

@@ -159,3 +159,32 @@ int endpoint_record_for_each(const char *state_dir,
 	closedir(directory);
 	return 0;
 }
+
+struct record_array {
+	struct endpoint_record *records;
+	size_t count, capacity;
+};
+
+static void record_array_add(const struct endpoint_record *record, void *context)
+{
+	struct record_array *array = context;
+
+	if (array->count == array->capacity) {
+		size_t capacity = array->capacity ? array->capacity * 2 : 32;
+		struct endpoint_record *grown = realloc(array->records, capacity * sizeof(*grown));
+		if (!grown)
+			return;
+		array->records = grown;
+		array->capacity = capacity;
+	}
+	array->records[array->count++] = *record;
+}
+
+struct endpoint_record *endpoint_record_load_all(const char *state_dir, size_t *count)
+{
+	struct record_array array = { NULL, 0, 0 };
+
+	endpoint_record_for_each(state_dir, record_array_add, &array);
+	*count = array.count;
+	return array.records;
+}

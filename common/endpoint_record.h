@@ -31,5 +31,8 @@ int endpoint_record_remove(const char *state_dir, const char *container_id, cons
 /* Calls visit for every record; a record that cannot be parsed is skipped. */
 int endpoint_record_for_each(const char *state_dir,
 			     void (*visit)(const struct endpoint_record *, void *), void *context);
+/* Every readable record in one array the caller frees; *count is 0 when there are none (or
+ * memory ran out part-way: the records gathered so far are returned). */
+struct endpoint_record *endpoint_record_load_all(const char *state_dir, size_t *count);
 
 #endif

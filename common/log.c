@@ -2,7 +2,10 @@
  * the lines of weir-cni (many short processes) and weir-agent interleave readably. */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 #include <cJSON.h>
 #include <string.h>
@@ -32,6 +35,22 @@ int log_level_parse(const char *name, enum log_level *level)
 		}
 	}
 	return -1;
+}
+
+FILE *log_file_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	FILE *stream;
+
+	if (fd < 0)
+		return NULL;
+	stream = fdopen(fd, "a");
+	if (!stream) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return stream;
 }
 
 void log_setup(const char *program, FILE *stream, enum log_level level)

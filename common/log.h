@@ -9,6 +9,9 @@ enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_
 /* Returns 0 and sets *level for "debug", "info", "warn" or "error"; -1 for anything else. */
 int log_level_parse(const char *name, enum log_level *level);
 void log_setup(const char *program, FILE *stream, enum log_level level);
+/* Opens a log file for appending, created readable by root only (logs name pods, addresses
+ * and policies). NULL with errno set on failure. */
+FILE *log_file_open(const char *path);
 /* One JSON object per line ({"time","level","program","pid","msg"}) instead of text. */
 void log_set_json(int enabled);
 void log_message(enum log_level level, const char *format, ...)

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # weir in one minute, no Kubernetes needed: a "node" (a network namespace running weir-agent)
 # gets two pods, service-a and service-b, wired by weir-cni exactly as a container runtime would
-# do it. service-b serves HTTP on :8080; service-a fetches /hello from it across weir's eBPF
-# datapath; weirctl then shows the per-endpoint traffic counters. Everything the demo creates
-# is torn down at the end, on failure too. Needs root.
+# do it. service-b serves HTTP on :8080 behind the Service service-b; service-a calls
+# http://service-b:8080/hello through the Service VIP, and weir prints the flow and the HTTP
+# exchange it saw in the kernel (method, path, status, latency). A NetworkPolicy then denies the
+# call and weir names the drop's reason and policy; an L7 WeirNetworkPolicy lets only
+# GET /hello through (anything else is answered 403 by the datapath); removing the policies
+# restores the call. Everything the demo creates is torn down at the end, on failure too.
+# Needs root.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,6 +77,7 @@ cleanup() {
         ip netns pids "$netns" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$netns" 2>/dev/null
     done
+    rm -rf "/etc/netns/$(pod_netns service-a)"
     if mountpoint -q "$BPFFS" 2>/dev/null; then
         umount "$BPFFS"
     fi
@@ -179,8 +184,9 @@ wait_applied_after() { # previous count
     die "weir-agent did not apply the manifests"
 }
 
-fetch() { # prints the answer or the error
-    ip netns exec "$(pod_netns service-a)" curl -sS --max-time 2 "http://$VIP:8080/hello" 2>&1
+fetch() { # [method] [path]: prints the answer or the error
+    ip netns exec "$(pod_netns service-a)" curl -sS --max-time 2 -X "${1:-GET}" \
+        -w ' [HTTP %{http_code}]' "http://service-b:8080${2:-/hello}" 2>&1 | tr -s '\n' ' '
 }
 
 last_flow() { # type: the newest flow-log line of that type, in words
@@ -196,6 +202,24 @@ if match:
         words += ", reason " + d["reason"]
     print(words + "\n      policy: " + d["policy"])
 ' "$WORK/flows.jsonl" "$1"
+}
+
+last_http() { # the newest HTTP record the datapath reported, in words
+    python3 -c '
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+match = [d for d in lines if d["type"] == "http"]
+if match:
+    d = match[-1]
+    h = d.get("http", {})
+    words = "{} {} {} -> {}".format(d["source"]["name"], h.get("method"), h.get("path"),
+                                    d["destination"]["name"])
+    if d.get("outcome") == "refused":
+        words += ": refused by weir ({}), policy {}".format(d.get("reason"), d.get("policy"))
+    else:
+        words += ": {} in {:.2f} ms".format(h.get("status"), h.get("latencyNs", 0) / 1e6)
+    print(words)
+' "$WORK/flows.jsonl"
 }
 
 step "publishing namespace demo, both pods and Service service-b ($VIP:8080) as manifests"
@@ -215,13 +239,19 @@ manifest objects.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
 wait_applied_after "$before"
 in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" services | sed 's/^/    /'
 
-step "service-a fetches http://$VIP:8080/hello (service-b's Service VIP; no kube-proxy, no iptables)"
+# The pod resolves service-b through its own hosts file (ip netns exec mounts it over /etc/hosts),
+# standing in for cluster DNS.
+mkdir -p "/etc/netns/$(pod_netns service-a)"
+echo "$VIP service-b service-b.demo.svc.cluster.local" >"/etc/netns/$(pod_netns service-a)/hosts"
+
+step "service-a calls http://service-b:8080/hello (service-b -> VIP $VIP; no kube-proxy, no iptables)"
 answer=$(fetch) || die "fetch from service-a failed: $answer"
 echo
 echo "    service-a got: $answer"
 sed 's/^/    /' "$WORK/server.log"
-sleep 0.2
+sleep 0.3
 echo "    flow: $(last_flow flow)"
+echo "    http: $(last_http)"
 echo
 
 step "applying NetworkPolicy demo/only-monitoring: it selects service-b and does not allow service-a"
@@ -250,6 +280,32 @@ wait_applied_after "$before"
 answer=$(fetch) || die "fetch after removing the policy failed: $answer"
 echo
 echo "    service-a got: $answer"
+echo
+
+step "applying WeirNetworkPolicy demo/hello-only (L7): service-a may only GET /hello on service-b"
+before=$(applied_changes)
+manifest l7.yaml "apiVersion: weir.dev/v1alpha1
+kind: WeirNetworkPolicy
+metadata: {namespace: demo, name: hello-only}
+spec:
+  podSelector: {matchLabels: {app: service-b}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: service-a}}}]
+    ports:
+    - port: 8080
+      http: [{method: GET, path: /hello}]"
+wait_applied_after "$before"
+answer=$(fetch GET /hello) || die "GET /hello under the L7 policy failed: $answer"
+echo
+echo "    GET /hello:  $answer"
+answer=$(fetch DELETE /hello) || die "DELETE /hello got no answer: $answer"
+case "$answer" in *"HTTP 403"*) ;; *) die "DELETE /hello should get 403 from the datapath, got: $answer" ;; esac
+echo "    DELETE /hello: $answer   (answered by the kernel; service-b never saw it)"
+sleep 0.3
+echo "    http: $(last_http)"
+echo
+in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" policy demo/service-b | sed 's/^/    /'
+rm "$WORK/manifests/l7.yaml"
 echo
 
 step "weirctl endpoints (per-endpoint traffic counters on the node)"

@@ -2,7 +2,7 @@
 # CC, CLANG, CFLAGS, LDFLAGS, LDLIBS, COMMON_SRC, CNI_LIB_SRC, AGENT_LIB_SRC and ASAN_FLAGS, and
 # adds:
 #   FUZZ_REPLAY_BINS  build/fuzz/replay_<target>: gcc + ASan/UBSan, replay a corpus without
-#                     libFuzzer (fuzz/replay_all.sh runs them all; `make test` should too)
+#                     libFuzzer (fuzz/replay_all.sh runs them all, and so does `make test`)
 #   make fuzz-replay  builds them and replays every corpus
 #   make fuzz         builds build/fuzz/fuzz_<target> with clang -fsanitize=fuzzer,address,
 #                     undefined and runs each for FUZZ_SECONDS on its corpus (new inputs go to
@@ -31,11 +31,11 @@ fuzz_obj = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))
 
 .PHONY: fuzz fuzz-build fuzz-replay
 
-# Replay objects: gcc with the Makefile's ASAN_FLAGS plus float-cast-overflow, which gcc's
-# -fsanitize=undefined leaves out (clang's includes it, and libFuzzer found such a bug). With
-# that flag in ASAN_FLAGS, these could be the unit tests' $(ASAN_OBJ) objects instead.
+# Replay objects: gcc with the Makefile's ASAN_FLAGS (address, undefined and float-cast-overflow,
+# which gcc's -fsanitize=undefined leaves out), built apart from $(ASAN_OBJ) because their
+# include path has fuzz/ where the unit tests' has tests/bpf/.
 FUZZ_REPLAY_OBJ      := $(BUILD)/fuzz-replay-obj
-FUZZ_REPLAY_SANITIZE := $(ASAN_FLAGS) -fsanitize=float-cast-overflow
+FUZZ_REPLAY_SANITIZE := $(ASAN_FLAGS)
 fuzz_replay_obj = $(patsubst %.c,$(FUZZ_REPLAY_OBJ)/%.o,$(1))
 
 $(FUZZ_REPLAY_OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(FUZZ_HEADERS) \

@@ -35,9 +35,10 @@
  *      datapath's lookup order cannot matter, so "some rule of that endpoint and direction has
  *      the peer's identity or any, and protocol 0 or the packet's with the port in range"
  *      decides exactly. Identities follow the ipcache above by longest prefix.
- * WEIR_FUZZ_LOG=1 prints every verdict. Set WEIR_FUZZ_IGNORE_ICMP_ERRORS=1 to leave ICMP errors
- * (types 3, 11, 12) out of P while a known bug there is open
- * (fuzz/crashes/datapath_packets-icmp-error-*). */
+ * ICMP errors (types 3, 11, 12) are held to P like any packet: one unrelated to a tracked
+ * connection is judged between its real endpoints (fuzz/corpus/datapath_packets/
+ * regression_icmp_error_unrelated.bin was a policy bypass). WEIR_FUZZ_LOG=1 prints every
+ * verdict. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/pkt_cls.h>
@@ -140,7 +141,7 @@ static int possible_cpus;
 __attribute__((used,
 	       section("__libfuzzer_extra_counters"))) static uint8_t kernel_features[2][FEATURES];
 static uint64_t metrics_seen[WEIR_COUNTER_MAX];
-static bool ignore_icmp_errors, verbose;
+static bool verbose;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -150,7 +151,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fuzz_quiet_logs();
-	ignore_icmp_errors = getenv("WEIR_FUZZ_IGNORE_ICMP_ERRORS") != NULL;
 	verbose = getenv("WEIR_FUZZ_LOG") != NULL;
 	bpffs = fuzz_datapath_load(&skeleton);
 	FUZZ_CHECK(datapath_open(&datapath, bpffs, errbuf, sizeof(errbuf)) == 0, "open: %s",
@@ -381,9 +381,6 @@ static void check(enum program program, const uint8_t *frame, size_t size, int v
 			port = be16(frame + l4 + 2);
 		} else if (protocol == IPPROTO_ICMP) {
 			icmp_type = size > l4 ? frame[l4] : 0;
-			if (ignore_icmp_errors &&
-			    (icmp_type == 3 || icmp_type == 11 || icmp_type == 12))
-				return;
 		} else {
 			return;
 		}

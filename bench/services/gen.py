@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """The N Services of the services-scale benchmark, in the two forms it loads them.
 
-  gen.py weir     N MEASURED_VIP SERVER_IP          > services.json   (a List for --standalone)
-  gen.py iptables N MEASURED_VIP SERVER_IP CLUSTER_CIDR > rules        (for iptables-restore)
+  gen.py weir     N MEASURED_VIP SERVER_IP [PORTS]              > services.json   (a List for --standalone)
+  gen.py iptables N MEASURED_VIP SERVER_IP CLUSTER_CIDR [PORTS] > rules        (for iptables-restore)
+
+PORTS, optional, replaces the measured Service's ports: NAME:PORT:TARGET[,NAME:PORT:TARGET...]
+(the last one is the last rule walked); bench/compare.sh uses it.
 
 Both describe the same Services: N-1 "other" Services (one TCP port 80 each, a ClusterIP in
 10.96.0.0/16, one EndpointSlice with one ready endpoint at an address nobody uses), then the
@@ -61,13 +64,29 @@ def endpoint_slice(name, address, ports):
             "endpoints": [{"addresses": [address], "conditions": {"ready": True}}]}
 
 
-def weir(count, measured_vip, server_ip):
+def parse_ports(text):
+    """NAME:PORT:TARGET,... -> [(name, port, target)]; None -> the default MEASURED_PORTS."""
+    if not text:
+        return MEASURED_PORTS
+    ports = []
+    for part in text.split(","):
+        name, port, target = part.split(":")
+        ports.append((name, int(port), int(target)))
+    return ports
+
+
+def service_list(count, measured_vip, server_ip, ports=MEASURED_PORTS):
+    """The N Services (N-1 others, then the measured one) and their EndpointSlices."""
     items = []
     for name, vip, backend in others(count - 1):
-        ports = [("http", OTHER_PORT, OTHER_TARGET)]
-        items += [service(name, vip, ports), endpoint_slice(name, backend, ports)]
-    items += [service(MEASURED, measured_vip, MEASURED_PORTS),
-              endpoint_slice(MEASURED, server_ip, MEASURED_PORTS)]
+        other_ports = [("http", OTHER_PORT, OTHER_TARGET)]
+        items += [service(name, vip, other_ports), endpoint_slice(name, backend, other_ports)]
+    items += [service(MEASURED, measured_vip, ports), endpoint_slice(MEASURED, server_ip, ports)]
+    return items
+
+
+def weir(count, measured_vip, server_ip, ports=MEASURED_PORTS):
+    items = service_list(count, measured_vip, server_ip, ports)
     json.dump({"apiVersion": "v1", "kind": "List", "items": items}, sys.stdout,
               separators=(",", ":"))
     sys.stdout.write("\n")
@@ -78,11 +97,11 @@ def chain(prefix, *parts):
     return prefix + base64.b32encode(digest).decode()[:16]
 
 
-def iptables(count, measured_vip, server_ip, cluster_cidr):
+def iptables(count, measured_vip, server_ip, cluster_cidr, ports=MEASURED_PORTS):
     service_ports = []  # (port name, vip, port, endpoint ip, target), in creation order
     for name, vip, backend in others(count - 1):
         service_ports.append((f"{NAMESPACE}/{name}:http", vip, OTHER_PORT, backend, OTHER_TARGET))
-    for port_name, port, target in MEASURED_PORTS:
+    for port_name, port, target in ports:
         service_ports.append((f"{NAMESPACE}/{MEASURED}:{port_name}", measured_vip, port,
                               server_ip, target))
 
@@ -158,10 +177,11 @@ def iptables(count, measured_vip, server_ip, cluster_cidr):
 
 
 def main(argv):
-    if len(argv) == 5 and argv[1] == "weir":
-        weir(int(argv[2]), argv[3], argv[4])
-    elif len(argv) == 6 and argv[1] == "iptables":
-        iptables(int(argv[2]), argv[3], argv[4], argv[5])
+    if len(argv) in (5, 6) and argv[1] == "weir":
+        weir(int(argv[2]), argv[3], argv[4], parse_ports(argv[5] if len(argv) == 6 else None))
+    elif len(argv) in (6, 7) and argv[1] == "iptables":
+        iptables(int(argv[2]), argv[3], argv[4], argv[5],
+                 parse_ports(argv[6] if len(argv) == 7 else None))
     else:
         sys.exit(__doc__)
 

@@ -9,6 +9,16 @@
 #include "parse.h"
 
 #define EVENT_WINDOW_NS 1000000000ULL
+/* The agent is woken only once this much is waiting; otherwise it collects events on its own
+ * 100 ms tick (WEIR_EVENTS_POLL_MS). A wakeup per event cost more than the event itself. */
+#define EVENT_WAKEUP_BYTES (64 * 1024)
+
+static __always_inline __u64 event_wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EVENT_WAKEUP_BYTES
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline struct weir_datapath_config *datapath_config(void)
 {
@@ -71,7 +81,7 @@ static __always_inline void event_emit(__u8 type, __u8 reason, __u8 direction, _
 	event->source_port = packet->source_port;
 	event->destination_port = packet->destination_port;
 	event->length = packet->length;
-	bpf_ringbuf_submit(event, 0);
+	bpf_ringbuf_submit(event, event_wakeup_flags());
 }
 
 static __always_inline void flow_end_emit(const struct weir_ct_key *key,
@@ -108,7 +118,7 @@ static __always_inline void flow_end_emit(const struct weir_ct_key *key,
 	event->forward_bytes = entry->forward_bytes;
 	event->reply_packets = entry->reply_packets;
 	event->reply_bytes = entry->reply_bytes;
-	bpf_ringbuf_submit(event, 0);
+	bpf_ringbuf_submit(event, event_wakeup_flags());
 }
 
 #endif

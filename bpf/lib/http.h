@@ -90,7 +90,7 @@ static __always_inline void http_event_emit(const struct http_context *context,
 		__builtin_memcpy(&event->request, request, sizeof(*request));
 	else
 		__builtin_memset(&event->request, 0, sizeof(event->request));
-	bpf_ringbuf_submit(event, 0);
+	bpf_ringbuf_submit(event, event_wakeup_flags());
 }
 
 /* Copies the start of the payload into scratch->data; returns the bytes copied (0: none). */
@@ -106,6 +106,20 @@ static __always_inline __u32 http_load_payload(struct __sk_buff *skb, const stru
 	if (bpf_skb_load_bytes(skb, packet->payload_offset, scratch->data, length) < 0)
 		return 0;
 	return length;
+}
+
+/* A turned-around packet must look like the server's replies after reverse translation. */
+static __always_inline void http_answer_as_reply(const struct http_context *context,
+						 struct segment_rewrite *rewrite)
+{
+	const struct weir_ct_entry *entry = context->entry;
+
+	if (entry->flags & WEIR_CT_FLAG_REVNAT) {
+		rewrite->answer_source = entry->nat_address;
+		rewrite->answer_source_port = entry->nat_port;
+	}
+	if (entry->flags & WEIR_CT_FLAG_HAIRPIN)
+		rewrite->answer_destination = context->key->destination;
 }
 
 /* Sends the synthesized packet now in skb back towards the client. */
@@ -144,6 +158,7 @@ static __always_inline int http_refuse(const struct http_context *context, __u8 
 	/* The server never saw the request: it still expects it at this sequence number. */
 	entry->http_next_sequence = packet->tcp_sequence;
 	entry->http_state = WEIR_HTTP_DENIED;
+	http_answer_as_reply(context, &answer);
 	if (context->hook == HOOK_FROM_UPLINK || tcp_segment_rewrite(context->skb, &answer) < 0)
 		return TC_ACT_SHOT;
 	return http_send_to_client(context);
@@ -187,6 +202,7 @@ static __always_inline int http_refused_connection(const struct http_context *co
 	rewrite.sequence = packet->tcp_acknowledgment;
 	rewrite.acknowledgment = packet->tcp_sequence + packet->payload_length +
 				 ((packet->tcp_flags & TCP_FLAG_FIN) ? 1 : 0);
+	http_answer_as_reply(context, &rewrite);
 	if (tcp_segment_rewrite(context->skb, &rewrite) < 0)
 		return TC_ACT_SHOT;
 	return http_send_to_client(context);

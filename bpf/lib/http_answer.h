@@ -34,6 +34,11 @@ struct segment_rewrite {
 	__u8 strip_options;
 	__u32 sequence;	  /* host byte order */
 	__u32 acknowledgment;
+	/* Turned-around packets of a translated connection: the client addressed a Service VIP,
+	 * so the answer must come from it (and, hairpin, go to the real client). 0: keep. */
+	__u32 answer_source; /* network byte order */
+	__u16 answer_source_port;
+	__u32 answer_destination;
 };
 
 /* Swaps TSval and TSecr so a turned-around segment passes the receiver's PAWS check. */
@@ -117,6 +122,12 @@ static __always_inline int tcp_segment_rewrite(struct __sk_buff *skb,
 		tcp->source = tcp->dest;
 		tcp->dest = port;
 		ip.ttl = 64;
+		if (rewrite->answer_source) {
+			ip.saddr = rewrite->answer_source;
+			tcp->source = rewrite->answer_source_port;
+		}
+		if (rewrite->answer_destination)
+			ip.daddr = rewrite->answer_destination;
 		if (header_length > 20)
 			tcp_timestamps_turn_around(scratch->segment + 20, header_length - 20);
 	}

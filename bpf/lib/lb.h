@@ -13,6 +13,7 @@
 #include "maps.h"
 #include "metrics.h"
 #include "parse.h"
+#include "sctp_checksum.h"
 
 #define IP_SOURCE_OFFSET (sizeof(struct ethhdr) + offsetof(struct iphdr, saddr))
 #define IP_DESTINATION_OFFSET (sizeof(struct ethhdr) + offsetof(struct iphdr, daddr))
@@ -60,6 +61,12 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, struct packet *pac
 	if (!packet->is_later_fragment && port != old_port) {
 		if (checksum_offset &&
 		    bpf_l4_csum_replace(skb, checksum_offset, old_port, port, l4_flags | 2) < 0)
+			return -1;
+		/* A first fragment does not know the SCTP packet's length the CRC covers. */
+		if (packet->protocol == IPPROTO_SCTP &&
+		    (packet->is_fragment ||
+		     sctp_checksum_port_changed(skb, l4, packet->l3_length - packet->ihl_bytes,
+						to_destination ? 2 : 0, old_port, port) < 0))
 			return -1;
 		if (bpf_skb_store_bytes(skb, port_offset, &port, 2, 0) < 0)
 			return -1;

@@ -62,6 +62,7 @@ struct packet {
 	__u8 is_icmp_error;
 	__u8 ttl;
 	__u32 length;
+	__u16 l3_length; /* IPv4 total length */
 	struct weir_ct_key inner; /* ICMP errors: the tuple of the packet that caused it */
 	__u32 arp_sender;	  /* ARP: sender protocol address */
 	__u8 arp_sender_mac[6];
@@ -168,6 +169,7 @@ static __always_inline enum parse_result parse_packet(struct __sk_buff *skb, str
 	    bpf_ntohs(ip->tot_len) > skb->len - sizeof(*eth))
 		return PARSE_MALFORMED;
 	packet->protocol = ip->protocol;
+	packet->l3_length = bpf_ntohs(ip->tot_len);
 	packet->source = ip->saddr;
 	packet->destination = ip->daddr;
 	packet->ip_id = ip->id;

@@ -663,6 +663,20 @@ def regressions():
     write("watch_event", "regression_namespace_labels_list.jsonl",
           '{"type":"ADDED","object":{"kind":"Namespace","metadata":{"name":"default",'
           '"labels":["x"]}}}\n')
+    # bpf/lib/conntrack.h: an ICMP error whose inner tuple matched no connection was passed as
+    # "related" (a policy bypass). A -> B destination unreachable quoting B -> A udp 53.
+    write("datapath_packets", "regression_icmp_error_unrelated.bin", bytes.fromhex(
+        "02ee0000000202aa0000000208004500003800010000400166bd0a0000020a010005"
+        "030311260000000045000024000100004011 66c10a0100050a0000020035 14e90010d6a8".replace(" ", "")))
+    # agent/reconciler.c: a local Pod without spec.nodeName was not recompiled when it changed.
+    write("standalone", "regression_local_pod_without_nodename.yaml",
+          "apiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: prod, labels: {app: api}}\n"
+          "status: {podIP: 10.244.0.7}\n")
+    # agent/reconciler.c: a Node route the kernel refused (unreachable InternalIP) failed a pass
+    # whose maps were already written, leaving them neither before nor after.
+    write("standalone", "regression_node_route_refused.yaml",
+          "apiVersion: v1\nkind: Node\nmetadata: {name: node-3}\nspec: {podCIDR: 10.244.3.0/24}\n"
+          "status:\n  addresses:\n  - {type: InternalIP, address: 192.168.77.3}\n")
 
 
 if __name__ == "__main__":

@@ -297,6 +297,40 @@ static void same_node_refusal_goes_straight_back_into_the_client(void)
 	ASSERT_EQ(drops_of(ENDPOINT_B, WEIR_DROP_HTTP_DENIED, INGRESS), 1, "B's refusal");
 }
 
+/* Through a Service VIP the client knows only the VIP: the 403 must come from it. */
+static void refusal_through_a_service_comes_from_the_vip(void)
+{
+	const uint32_t vip = 0x0a600050u; /* 10.96.0.80 */
+	struct service_backend backend = { .address = POD_B, .port = HTTP_PORT, .backend_id = 7 };
+	struct packet_spec syn = tcp_from_a(vip, 80, TCP_SYN);
+	struct packet_spec request = tcp_from_a(vip, 80, TCP_ACK | TCP_PSH);
+	const char *text = "GET /admin HTTP/1.1\r\n\r\n";
+	struct run_result result;
+	const struct iphdr *ip;
+	const struct tcphdr *tcp;
+	char errbuf[256];
+
+	SETUP();
+	ASSERT_EQ(datapath_service_write(&datapath, vip, 80, IPPROTO_TCP, 70, &backend, 1, 0, errbuf,
+					 sizeof(errbuf)),
+		  0, "service VIP:80 -> B:8080");
+	ASSERT_EQ(l7_policy(ENDPOINT_B, IDENTITY_A), 0, "B's L7 policy admits A");
+	ASSERT_EQ(http_rule(0, WEIR_HTTP_METHOD_GET, "/hello", NULL), 0, "GET /hello");
+	ASSERT_EQ(run_spec(FROM_POD, &syn).verdict, TC_ACT_REDIRECT, "SYN translated to B");
+	request.sequence = 1001;
+	request.payload = text;
+	request.payload_length = strlen(text);
+	result = run_spec(FROM_POD, &request);
+	ASSERT_EQ(result.verdict, TC_ACT_REDIRECT, "403 into A");
+	ip = (const struct iphdr *)(result.frame + 14);
+	tcp = (const struct tcphdr *)(result.frame + 34);
+	ASSERT_EQ(ntohl(ip->saddr), vip, "from the VIP A connected to");
+	ASSERT_EQ(ntohs(tcp->source), 80, "from the service port");
+	ASSERT_EQ(ntohl(ip->daddr), POD_A, "to A");
+	ASSERT_EQ(tcp_checksum_check(result.frame + 14), 0, "TCP checksum");
+	ASSERT_EQ(ipv4_header_checksum(result.frame + 14), 0, "IP checksum");
+}
+
 static int refusal_reason_of(const char *request)
 {
 	SETUP_OR(-1);
@@ -480,6 +514,8 @@ const struct test_case http_tests[] = {
 	  refused_connection_resets_the_server_and_lets_the_client_close },
 	{ "same_node_refusal_goes_straight_back_into_the_client",
 	  same_node_refusal_goes_straight_back_into_the_client },
+	{ "refusal_through_a_service_comes_from_the_vip",
+	  refusal_through_a_service_comes_from_the_vip },
 	{ "matchers_prefix_exact_method_and_host", matchers_prefix_exact_method_and_host },
 	{ "what_cannot_be_judged_is_denied_by_name", what_cannot_be_judged_is_denied_by_name },
 	{ "request_before_the_response_is_pipelining", request_before_the_response_is_pipelining },

@@ -7,6 +7,7 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fixture.h"
 #include "suites.h"
@@ -66,6 +67,69 @@ static void udp_service_keeps_checksums_right(void)
 	ASSERT_EQ(frame_destination(&result), REMOTE_POD, "backend");
 	ASSERT_EQ(ntohs(((const struct udphdr *)(result.frame + 34))->dest), 5353, "target port");
 	ASSERT_EQ(ipv4_header_checksum(result.frame + 14), 0, "IP checksum");
+}
+
+/* CRC32c as SCTP computes it (RFC 4960 appendix B), bit by bit: the reference the datapath's
+ * incremental update is checked against. */
+static uint32_t crc32c(const uint8_t *data, size_t length)
+{
+	uint32_t crc = 0xffffffffu;
+
+	for (size_t i = 0; i < length; i++) {
+		crc ^= data[i];
+		for (int bit = 0; bit < 8; bit++)
+			crc = (crc >> 1) ^ ((crc & 1) ? 0x82f63b78u : 0);
+	}
+	return ~crc;
+}
+
+/* Writes a valid checksum into the SCTP packet of frame, or checks it (0: valid). */
+static uint32_t sctp_checksum(uint8_t *frame, size_t frame_length, int write)
+{
+	uint8_t *sctp = frame + 14 + 20;
+	size_t length = frame_length - 14 - 20;
+	uint32_t stored, computed;
+
+	memcpy(&stored, sctp + 8, 4);
+	memset(sctp + 8, 0, 4);
+	computed = crc32c(sctp, length); /* little-endian on the wire, as Linux stores it */
+	memcpy(sctp + 8, write ? &computed : &stored, 4);
+	return write ? 0 : stored ^ computed;
+}
+
+static void sctp_service_port_translation_keeps_the_crc_right(void)
+{
+	uint32_t backend = REMOTE_POD;
+	struct packet_spec init = tcp_from_a(VIP, 3868, 0);
+	struct packet_spec init_ack = tcp_to_a(REMOTE_POD, CLIENT_PORT, 0);
+	uint8_t frame[2048];
+	struct run_result result;
+	size_t length;
+
+	SETUP();
+	init.protocol = init_ack.protocol = IPPROTO_SCTP;
+	init.payload_length = init_ack.payload_length = 301; /* odd, to cross word boundaries */
+	init_ack.source_port = 3869;
+	ASSERT_EQ(program_service(3868, IPPROTO_SCTP, &backend, 1, 3869), 0, "program service");
+	length = packet_build(frame, sizeof(frame), &init);
+	sctp_checksum(frame, length, 1);
+	result = run_frame(FROM_POD, frame, length);
+	ASSERT_EQ(result.verdict, TC_ACT_OK, "to the backend");
+	ASSERT_EQ(ntohs(*(const uint16_t *)(result.frame + 36)), 3869, "target port");
+	ASSERT_EQ(sctp_checksum(result.frame, result.length, 0), 0, "CRC32c after translation");
+
+	length = packet_build(frame, sizeof(frame), &init_ack);
+	sctp_checksum(frame, length, 1);
+	result = run_frame(TO_POD, frame, length);
+	ASSERT_EQ(result.verdict, TC_ACT_OK, "the reply");
+	ASSERT_EQ(ntohs(*(const uint16_t *)(result.frame + 34)), 3868, "service port again");
+	ASSERT_EQ(sctp_checksum(result.frame, result.length, 0), 0, "CRC32c of the reply");
+
+	/* A sender that left the CRC to the device (CHECKSUM_PARTIAL) has 0 there: left alone. */
+	length = packet_build(frame, sizeof(frame), &init);
+	result = run_frame(FROM_POD, frame, length);
+	ASSERT_EQ(result.verdict, TC_ACT_OK, "offloaded CRC");
+	ASSERT_EQ(*(const uint32_t *)(result.frame + 14 + 20 + 8), 0, "still left to the device");
 }
 
 static void reply_is_translated_back_to_the_vip(void)
@@ -285,6 +349,8 @@ const struct test_case service_tests[] = {
 	{ "service_translates_to_a_backend_with_valid_checksums",
 	  service_translates_to_a_backend_with_valid_checksums },
 	{ "udp_service_keeps_checksums_right", udp_service_keeps_checksums_right },
+	{ "sctp_service_port_translation_keeps_the_crc_right",
+	  sctp_service_port_translation_keeps_the_crc_right },
 	{ "reply_is_translated_back_to_the_vip", reply_is_translated_back_to_the_vip },
 	{ "connection_keeps_its_backend", connection_keeps_its_backend },
 	{ "clients_spread_over_backends", clients_spread_over_backends },

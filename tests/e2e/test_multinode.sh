@@ -35,7 +35,7 @@ mn_underlay() {
 mn_api_server() {
     mkdir -p "$WORK/api"
     mn_in n1 python3 "$ROOT/tests/fixtures/k8s_api_server.py" --port 0 --dir "$WORK/api" \
-        --bind 192.168.100.1 --omit-item-kind --quiet >"$WORK/api.log" 2>&1 &
+        --bind 192.168.100.1 --omit-item-kind --weir-crds --quiet >"$WORK/api.log" 2>&1 &
     local i
     for i in $(seq 1 200); do [ -f "$WORK/api/ready" ] && return 0; sleep 0.05; done
     cat "$WORK/api.log" >&2
@@ -213,4 +213,40 @@ print(failures)
         sleep 0.1
     done
     assert_eq "$(tcp_probe c "$ip_b" 8080)" ok "after the resync the deleted policy is gone"
+}
+
+# The refusal path that crosses nodes: b's node judges the request in to_pod and sends the 403
+# back up b's veth into its host stack, which routes it to a on the other node.
+test_l7_policy_across_nodes() {
+    two_nodes
+    in_pod b python3 -c '
+import http.server
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = b"hello from b\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 8081), Handler).serve_forever()' &
+    local i
+    for i in $(seq 1 100); do in_pod b ss -H -ltn 'sport = :8081' | grep -q . && break; sleep 0.05; done
+    mn_settle kapi create - <<'JSON'
+{"apiVersion":"weir.dev/v1alpha1","kind":"WeirNetworkPolicy","metadata":{"namespace":"e2e","name":"b-hello"},
+ "spec":{"podSelector":{"matchLabels":{"app":"b"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"a"}}}],
+   "ports":[{"port":8081,"protocol":"TCP","http":[{"method":"GET","path":"/hello"}]}]}]}}
+JSON
+    got=$(in_pod a curl -sS --max-time 3 "http://$ip_b:8081/hello") || fail "GET /hello across nodes: $got"
+    assert_eq "$got" "hello from b" "GET /hello allowed across nodes"
+    got=$(in_pod a curl -sS --max-time 3 -o /dev/null -w '%{http_code}' "http://$ip_b:8081/admin") ||
+        fail "GET /admin across nodes did not get an answer: $got"
+    assert_eq "$got" 403 "GET /admin answered 403 by b's node"
+    denied=$(mn_in n2 "$BUILD/tests/weir-maptool" --bpffs "${MN_BPFFS[n2]}" drops \
+        "$(mn_in n2 "$BUILD/tests/weir-maptool" --bpffs "${MN_BPFFS[n2]}" endpoint-id "$ip_b")" http_denied ingress)
+    assert_eq "$denied" 1 "the refusal counted at b's ingress"
+    got=$(in_pod a curl -sS --max-time 3 "http://$ip_b:8081/hello") || fail "GET /hello after a refusal: $got"
+    assert_eq "$got" "hello from b" "a new connection works after the refusal"
 }

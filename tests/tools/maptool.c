@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
 
 #include "cidr.h"
 #include "datapath.h"
@@ -21,7 +24,14 @@ static void usage(FILE *stream)
 		"PORT[-LAST]|any RULE_ID\n"
 		"  bump\n"
 		"  drops ENDPOINT_ID REASON ingress|egress\n"
-		"  ct-count\n");
+		"  ct-count\n"
+		"  ct-fill COUNT          (COUNT established TCP entries 198.18.x.y:p -> 198.19.0.1:80)\n"
+		"  ct-forget SOURCE DESTINATION PORT   (removes the entries of connections from SOURCE\n"
+		"                         to DESTINATION:PORT, as an LRU eviction would; prints how many)\n"
+		"  policy-count\n"
+		"  policy-fill ENDPOINT_ID FIRST_IDENTITY COUNT   (ingress allow tcp/1 per identity;\n"
+		"                         stops at the first refused write, prints how many went in)\n"
+		"  policy-drain ENDPOINT_ID FIRST_IDENTITY COUNT  (removes what policy-fill wrote)\n");
 }
 
 static int parse_number(const char *text, const char *what, unsigned long maximum,
@@ -118,6 +128,104 @@ static int reason_by_name(const char *name)
 	return -1;
 }
 
+/* Capacity tests: entries no real packet matches, written straight into the pinned maps. */
+static int ct_fill(struct datapath *datapath, uint32_t count)
+{
+	struct timespec now;
+	uint64_t now_ns;
+	uint32_t written = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now); /* bpf_ktime_get_ns()'s clock */
+	now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	for (uint32_t i = 0; i < count; i++) {
+		struct weir_ct_key key = { .source = htonl(0xc6120000u + (i >> 16)),
+					   .destination = htonl(0xc6130001u),
+					   .source_port = htons((uint16_t)(i & 0xffff)),
+					   .destination_port = htons(80),
+					   .protocol = IPPROTO_TCP };
+		struct weir_ct_entry entry = { .expires_ns = now_ns + WEIR_CT_TIMEOUT_TCP_NS,
+					       .state = WEIR_CT_ESTABLISHED };
+		if (bpf_map_update_elem(datapath->ct_fd, &key, &entry, BPF_ANY) < 0) {
+			fprintf(stderr, "weir-maptool: ct entry %u: %s\n", i, strerror(errno));
+			break;
+		}
+		written++;
+	}
+	printf("%u\n", written);
+	return written == count ? 0 : 1;
+}
+
+static int ct_forget(struct datapath *datapath, uint32_t source, uint32_t destination,
+		     uint16_t port)
+{
+	struct weir_ct_key key, next;
+	void *previous = NULL;
+	uint32_t forgotten = 0;
+
+	while (bpf_map_get_next_key(datapath->ct_fd, previous, &next) == 0) {
+		key = next;
+		previous = &key;
+		if (key.source == htonl(source) && key.destination == htonl(destination) &&
+		    key.destination_port == htons(port) &&
+		    bpf_map_delete_elem(datapath->ct_fd, &key) == 0) {
+			forgotten++;
+			previous = NULL; /* the walk starts over: the deleted key has no successor */
+		}
+	}
+	printf("%u\n", forgotten);
+	return 0;
+}
+
+static void policy_fill_key(uint32_t endpoint_id, uint32_t identity, struct weir_policy_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->prefix_length = WEIR_POLICY_PREFIX_FIXED + 16;
+	key->endpoint_id = endpoint_id;
+	key->identity = identity;
+	key->direction = WEIR_DIRECTION_INGRESS;
+	key->protocol = IPPROTO_TCP;
+	key->port = htons(1);
+}
+
+static int policy_fill(struct datapath *datapath, bool drain, uint32_t endpoint_id,
+		       uint32_t first_identity, uint32_t count)
+{
+	struct weir_policy_entry entry = { .verdict = WEIR_VERDICT_ALLOW, .rule_id = 1 };
+	uint32_t done = 0;
+
+	for (uint32_t i = 0; i < count; i++) {
+		struct weir_policy_key key;
+		int err;
+
+		policy_fill_key(endpoint_id, first_identity + i, &key);
+		err = drain ? bpf_map_delete_elem(datapath->policy_fd, &key)
+			    : bpf_map_update_elem(datapath->policy_fd, &key, &entry, BPF_NOEXIST);
+		if (err < 0 && !(drain && errno == ENOENT)) {
+			fprintf(stderr, "weir-maptool: %s policy entry %u: %s\n",
+				drain ? "remove" : "write", i, strerror(errno));
+			break;
+		}
+		done++;
+	}
+	printf("%u\n", done);
+	return 0;
+}
+
+static int policy_count(struct datapath *datapath)
+{
+	struct weir_policy_key key, next;
+	void *previous = NULL;
+	uint32_t count = 0;
+
+	while (bpf_map_get_next_key(datapath->policy_fd, previous, &next) == 0) {
+		count++;
+		key = next;
+		previous = &key;
+	}
+	printf("%u\n", count);
+	return 0;
+}
+
 static int run(struct datapath *datapath, int argc, char **argv)
 {
 	char errbuf[256];
@@ -210,6 +318,34 @@ static int run(struct datapath *datapath, int argc, char **argv)
 		datapath_ct_count(datapath, &count);
 		printf("%u\n", count);
 		return 0;
+	}
+	if (strcmp(argv[0], "ct-fill") == 0 && argc == 2) {
+		if (parse_number(argv[1], "count", UINT32_MAX, &value))
+			return 1;
+		return ct_fill(datapath, (uint32_t)value);
+	}
+	if (strcmp(argv[0], "ct-forget") == 0 && argc == 4) {
+		uint32_t source, destination;
+		if (ipv4_address_parse(argv[1], &source) < 0 ||
+		    ipv4_address_parse(argv[2], &destination) < 0 ||
+		    parse_number(argv[3], "port", 65535, &value)) {
+			fprintf(stderr, "weir-maptool: ct-forget SOURCE DESTINATION PORT\n");
+			return 1;
+		}
+		return ct_forget(datapath, source, destination, (uint16_t)value);
+	}
+	if (strcmp(argv[0], "policy-count") == 0 && argc == 1)
+		return policy_count(datapath);
+	if ((strcmp(argv[0], "policy-fill") == 0 || strcmp(argv[0], "policy-drain") == 0) &&
+	    argc == 4) {
+		unsigned long endpoint_id, first_identity;
+		if (parse_number(argv[1], "endpoint id", UINT32_MAX, &endpoint_id) ||
+		    parse_number(argv[2], "first identity", UINT32_MAX, &first_identity) ||
+		    parse_number(argv[3], "count", UINT32_MAX, &value))
+			return 1;
+		return policy_fill(datapath, strcmp(argv[0], "policy-drain") == 0,
+				   (uint32_t)endpoint_id, (uint32_t)first_identity,
+				   (uint32_t)value);
 	}
 	usage(stderr);
 	return 2;

@@ -1,6 +1,8 @@
 /* The NetworkPolicy compiler on hand-made objects: isolation per policyTypes, peers by pod and
  * namespace selectors (AND within a peer, OR across), ipBlock with except, named ports,
- * endPort ranges, and identities shared by equal label sets. */
+ * endPort ranges, and identities shared by equal label sets. WeirNetworkPolicy: HTTP matchers
+ * into rule sets, their union with plain allows and with each other, and every invalid input
+ * failing closed with a problem that names the policy. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -333,6 +335,427 @@ static void compiler_label_selector_operators(void)
 	cJSON_Delete(bad);
 }
 
+/* ---- WeirNetworkPolicy ------------------------------------------------------------------- */
+
+static const struct policy_map_entry *find_entry(struct fixture *fixture, uint8_t direction,
+						 uint32_t identity, uint8_t protocol, uint16_t port,
+						 unsigned port_bits)
+{
+	for (size_t i = 0; i < fixture->compiled.count; i++) {
+		const struct weir_policy_key *key = &fixture->compiled.entries[i].key;
+		if (key->direction == direction && key->identity == identity &&
+		    key->protocol == protocol && ntohs(key->port) == port &&
+		    key->prefix_length == WEIR_POLICY_PREFIX_FIXED + port_bits)
+			return &fixture->compiled.entries[i];
+	}
+	return NULL;
+}
+
+static const struct http_rule_set *find_set(struct fixture *fixture, uint32_t rule_id)
+{
+	for (size_t i = 0; i < fixture->compiled.http_set_count; i++) {
+		if (fixture->compiled.http_sets[i].rule_id == rule_id)
+			return &fixture->compiled.http_sets[i];
+	}
+	return NULL;
+}
+
+static bool has_problem(struct fixture *fixture, const char *needle)
+{
+	for (size_t i = 0; i < fixture->compiled.problem_count; i++) {
+		if (strstr(fixture->compiled.problems[i], needle))
+			return true;
+	}
+	return false;
+}
+
+static const char *all_problems(struct fixture *fixture)
+{
+	static char text[4096];
+
+	text[0] = '\0';
+	for (size_t i = 0; i < fixture->compiled.problem_count; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "[%s] ",
+			 fixture->compiled.problems[i]);
+	return text;
+}
+
+/* A WeirNetworkPolicy in x selecting pod=a, ingress from pod=b on the given ports JSON. */
+static void weir_policy(struct fixture *fixture, const char *name, const char *ports)
+{
+	char json[8192];
+
+	snprintf(json, sizeof(json),
+		 "{\"apiVersion\":\"weir.dev/v1alpha1\",\"kind\":\"WeirNetworkPolicy\","
+		 "\"metadata\":{\"namespace\":\"x\",\"name\":\"%s\"},\"spec\":{\"podSelector\":"
+		 "{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{\"from\":[{\"podSelector\":"
+		 "{\"matchLabels\":{\"pod\":\"b\"}}}],\"ports\":%s}]}}",
+		 name, ports);
+	put(fixture, json);
+}
+
+static void compiler_weir_policy_without_http_is_a_network_policy(void)
+{
+	struct fixture fixture;
+	const char *spec = "\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
+			   "\"policyTypes\":[\"Ingress\",\"Egress\"],\"ingress\":[{\"from\":[{"
+			   "\"podSelector\":{}}],\"ports\":[{\"port\":\"web\"},{\"port\":9000,"
+			   "\"endPort\":9005}]}],\"egress\":[{\"to\":[{\"ipBlock\":{\"cidr\":"
+			   "\"10.0.0.0/16\",\"except\":[\"10.0.1.0/24\"]}}]}]}";
+	char json[2048];
+	struct policy_map_entry *plain;
+	size_t plain_count;
+
+	setup(&fixture);
+	snprintf(json, sizeof(json),
+		 "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":\"p\"},%s}",
+		 spec);
+	put(&fixture, json);
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile the NetworkPolicy");
+	plain_count = fixture.compiled.count;
+	ASSERT_TRUE(plain_count > 0, "the NetworkPolicy allows something");
+	plain = malloc(plain_count * sizeof(*plain));
+	memcpy(plain, fixture.compiled.entries, plain_count * sizeof(*plain));
+	object_store_remove(fixture.store, KIND_NETWORKPOLICY, "x", "p");
+	snprintf(json, sizeof(json),
+		 "{\"apiVersion\":\"weir.dev/v1alpha1\",\"kind\":\"WeirNetworkPolicy\","
+		 "\"metadata\":{\"namespace\":\"x\",\"name\":\"p\"},%s}",
+		 spec);
+	put(&fixture, json);
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile the WeirNetworkPolicy");
+	ASSERT_EQ(fixture.compiled.count, plain_count, "same number of entries");
+	ASSERT_EQ(memcmp(fixture.compiled.entries, plain, plain_count * sizeof(*plain)), 0,
+		  "byte for byte the same entries");
+	free(plain);
+	ASSERT_EQ(fixture.compiled.http_set_count, 0, "no HTTP rule sets");
+	ASSERT_EQ(fixture.compiled.problem_count, 0, "no problems");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, fixture.compiled.ingress_isolation_rule),
+		      "isolated by x/p", "isolation names it");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, fixture.compiled.egress_isolation_rule),
+		      "isolated by x/p", "both directions");
+	teardown(&fixture);
+}
+
+static void compiler_http_exact_and_prefix_matchers(void)
+{
+	struct fixture fixture;
+	const struct policy_map_entry *entry;
+	const struct http_rule_set *set;
+	const struct weir_http_rule *exact = NULL, *prefix = NULL;
+	uint32_t xb;
+
+	setup(&fixture);
+	xb = identity_of(&fixture, "x", "b");
+	weir_policy(&fixture, "l7",
+		    "[{\"port\":8080,\"http\":[{\"method\":\"GET\",\"path\":\"/hello\"},"
+		    "{\"path\":\"/api/*\",\"host\":\"Example.COM\"}]},{\"port\":9090}]");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	ASSERT_EQ(fixture.compiled.problem_count, 0, "no problems");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16);
+	ASSERT_TRUE(entry != NULL, "x/b -> TCP 8080");
+	ASSERT_EQ(entry->value.flags, WEIR_POLICY_FLAG_HTTP, "8080 is HTTP-checked");
+	ASSERT_EQ(entry->value.verdict, WEIR_VERDICT_ALLOW, "allowed at L4");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id),
+		      "policy x/l7 (HTTP: GET /hello; any method /api/* host example.com)",
+		      "the rule id names the policy and its matchers");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 9090, 16);
+	ASSERT_TRUE(entry != NULL, "x/b -> TCP 9090");
+	ASSERT_EQ(entry->value.flags, 0, "9090 has no http: plain L4");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id), "policy x/l7",
+		      "plain entries keep the policy's rule id");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16);
+	ASSERT_EQ(fixture.compiled.http_set_count, 1, "one rule set");
+	set = find_set(&fixture, entry->value.rule_id);
+	ASSERT_TRUE(set != NULL, "the entry's rule set is compiled");
+	ASSERT_EQ(set->count, 2, "two matchers");
+	for (uint32_t i = 0; i < set->count; i++) {
+		if (set->rules[i].match & WEIR_HTTP_MATCH_PATH_PREFIX)
+			prefix = &set->rules[i];
+		else
+			exact = &set->rules[i];
+	}
+	ASSERT_TRUE(exact && prefix, "one exact and one prefix matcher");
+	ASSERT_EQ(exact->match, WEIR_HTTP_MATCH_METHOD | WEIR_HTTP_MATCH_PATH, "exact: method+path");
+	ASSERT_EQ(exact->method, WEIR_HTTP_METHOD_GET, "GET");
+	ASSERT_EQ(exact->path_length, 6, "exact length");
+	ASSERT_EQ(memcmp(exact->path, "/hello\0\0", 8), 0, "path bytes, zero-padded");
+	ASSERT_EQ(memcmp(exact->path_mask, "\xff\xff\xff\xff\xff\xff\0\0", 8), 0,
+		  "the whole path is masked in");
+	ASSERT_EQ(exact->path[1] | exact->path_mask[1], 0, "nothing beyond the path");
+	ASSERT_EQ(prefix->match,
+		  WEIR_HTTP_MATCH_PATH | WEIR_HTTP_MATCH_PATH_PREFIX | WEIR_HTTP_MATCH_HOST,
+		  "prefix: path prefix + host, any method");
+	ASSERT_EQ(prefix->path_length, 5, "the prefix before '*'");
+	ASSERT_EQ(memcmp(prefix->path, "/api/\0\0\0", 8), 0, "prefix bytes");
+	ASSERT_EQ(memcmp(prefix->path_mask, "\xff\xff\xff\xff\xff\0\0\0", 8), 0,
+		  "only the prefix is masked in");
+	ASSERT_EQ(prefix->host_length, 11, "host length");
+	ASSERT_EQ(memcmp(prefix->host, "example.com\0", 12), 0, "host lowercase, zero-padded");
+	teardown(&fixture);
+}
+
+static void compiler_http_union_with_a_plain_allow_is_plain(void)
+{
+	struct fixture fixture;
+	const struct policy_map_entry *entry;
+	uint32_t xb;
+
+	setup(&fixture);
+	xb = identity_of(&fixture, "x", "b");
+	weir_policy(&fixture, "l7", "[{\"port\":8080,\"http\":[{\"path\":\"/hello\"}]}]");
+	/* Same peer, protocol and port, no http: the union is plain L4. */
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"l4\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":"
+		      "{\"matchLabels\":{\"pod\":\"b\"}}}],\"ports\":[{\"port\":8080}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16);
+	ASSERT_TRUE(entry != NULL, "x/b -> 8080");
+	ASSERT_EQ(entry->value.flags, 0, "plain: no HTTP flag");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id), "policy x/l4",
+		      "the plain rule is the cause");
+	ASSERT_EQ(fixture.compiled.http_set_count, 0, "no rule set is needed");
+
+	/* A broader plain allow (any peer, a port range holding 8080) shadowed by the narrower
+	 * HTTP entry would deny what it allows: the HTTP entry becomes plain too. */
+	object_store_remove(fixture.store, KIND_NETWORKPOLICY, "x", "l4");
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"range\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":"
+		      "8000,\"endPort\":8191}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile with the range");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16);
+	ASSERT_TRUE(entry != NULL, "x/b -> 8080 still has its entry");
+	ASSERT_EQ(entry->value.flags, 0, "covered by a plain allow: plain");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id),
+		      "policy x/range", "named after the plain rule");
+
+	/* The other way round: HTTP for any peer, and x/b allowed everything by another policy:
+	 * x/b's packets would find the any-peer HTTP entry before its own any-protocol one, so
+	 * x/b gets a plain entry of its own on 8080. */
+	object_store_remove(fixture.store, KIND_NETWORKPOLICY, "x", "range");
+	object_store_remove(fixture.store, KIND_WEIRNETWORKPOLICY, "x", "l7");
+	put(&fixture, "{\"kind\":\"WeirNetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"l7any\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":"
+		      "8080,\"http\":[{\"method\":\"GET\"}]}]}]}}");
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"b-all\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"from\":[{"
+		      "\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}}}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile any-peer HTTP");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, WEIR_IDENTITY_ANY, IPPROTO_TCP, 8080,
+			   16);
+	ASSERT_TRUE(entry && entry->value.flags == WEIR_POLICY_FLAG_HTTP, "anyone: HTTP on 8080");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16);
+	ASSERT_TRUE(entry != NULL, "x/b gets its own 8080 entry");
+	ASSERT_EQ(entry->value.flags, 0, "plain, as x/b-all allows");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id), "policy x/b-all",
+		      "named after the plain rule");
+
+	/* x/b HTTP-checked on a range, anyone allowed plainly on one port inside it: x/b's
+	 * packets would find its own range entry first, so x/b gets a plain entry there. */
+	object_store_remove(fixture.store, KIND_NETWORKPOLICY, "x", "b-all");
+	object_store_remove(fixture.store, KIND_WEIRNETWORKPOLICY, "x", "l7any");
+	weir_policy(&fixture, "l7range", "[{\"port\":8000,\"endPort\":8191,\"http\":[{\"path\":"
+					 "\"/\"}]}]");
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"web\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":"
+		      "8080}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile range + any-peer plain");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8064, 9);
+	ASSERT_TRUE(entry && entry->value.flags == WEIR_POLICY_FLAG_HTTP, "x/b: HTTP on the range");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16);
+	ASSERT_TRUE(entry != NULL, "x/b gets its own 8080 entry");
+	ASSERT_EQ(entry->value.flags, 0, "plain on 8080, as x/web allows anyone");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id), "policy x/web",
+		      "named after the plain rule");
+	teardown(&fixture);
+}
+
+static void compiler_http_sets_of_several_policies_merge(void)
+{
+	struct fixture fixture;
+	const struct policy_map_entry *entry;
+	const struct http_rule_set *set;
+	uint32_t xb;
+
+	setup(&fixture);
+	xb = identity_of(&fixture, "x", "b");
+	weir_policy(&fixture, "one", "[{\"port\":8080,\"http\":[{\"method\":\"GET\",\"path\":"
+				     "\"/hello\"}]}]");
+	weir_policy(&fixture, "two", "[{\"port\":8080,\"http\":[{\"method\":\"POST\",\"path\":"
+				     "\"/submit\"},{\"method\":\"GET\",\"path\":\"/hello\"}]}]");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16);
+	ASSERT_TRUE(entry && entry->value.flags == WEIR_POLICY_FLAG_HTTP, "HTTP entry");
+	ASSERT_EQ(fixture.compiled.problem_count, 0, "no problems");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id),
+		      "policy x/one, x/two (HTTP: GET /hello; POST /submit)",
+		      "one set naming both policies, duplicates merged");
+	set = find_set(&fixture, entry->value.rule_id);
+	ASSERT_TRUE(set && set->count == 2, "two distinct matchers");
+
+	/* Any peer on 8080 with its own matcher: x/b's entry holds all three (its packets never
+	 * reach the any-peer entry), other peers only the any-peer one. */
+	put(&fixture, "{\"kind\":\"WeirNetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"health\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":"
+		      "8080,\"http\":[{\"path\":\"/healthz\"}]}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile with the any-peer policy");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16);
+	ASSERT_TRUE(entry != NULL, "x/b on 8080");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id),
+		      "policy x/health, x/one, x/two (HTTP: GET /hello; POST /submit; any method "
+		      "/healthz)",
+		      "x/b: the union of all three");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, WEIR_IDENTITY_ANY, IPPROTO_TCP, 8080,
+			   16);
+	ASSERT_TRUE(entry != NULL, "anyone on 8080");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id),
+		      "policy x/health (HTTP: any method /healthz)", "anyone else: /healthz");
+	ASSERT_EQ(fixture.compiled.http_set_count, 2, "two sets");
+
+	/* A named peer's HTTP entry over a port range, and an any-peer HTTP entry on one port
+	 * inside it: x/b gets the union on that port. */
+	object_store_remove(fixture.store, KIND_WEIRNETWORKPOLICY, "x", "one");
+	object_store_remove(fixture.store, KIND_WEIRNETWORKPOLICY, "x", "two");
+	weir_policy(&fixture, "range", "[{\"port\":8000,\"endPort\":8191,\"http\":[{\"path\":"
+				       "\"/range\"}]}]");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile with the range");
+	/* 8000-8191 is 8000/10 and 8064/9. */
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8064, 9);
+	ASSERT_TRUE(entry != NULL, "x/b on 8064-8191");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id),
+		      "policy x/range (HTTP: any method /range)", "x/b on the range");
+	entry = find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16);
+	ASSERT_TRUE(entry != NULL, "x/b gets an entry on 8080");
+	ASSERT_STR_EQ(id_table_key_of(fixture.tables.rules, entry->value.rule_id),
+		      "policy x/health, x/range (HTTP: any method /healthz; any method /range)",
+		      "x/b on 8080: both");
+	teardown(&fixture);
+}
+
+struct invalid_case {
+	const char *ports;
+	const char *problem;
+};
+
+static void compiler_http_invalid_input_fails_closed(void)
+{
+	char long_path[80], long_host[40], many[2048], ports[4096];
+	const struct invalid_case cases[] = {
+		{ "[{\"port\":8080,\"http\":[{\"path\":\"%s\"}]}]", "is 65 bytes" },
+		{ "[{\"port\":8080,\"http\":[{\"path\":\"%s*\"}]}]", "is 65 bytes before the '*'" },
+		{ "[{\"port\":8080,\"http\":[{\"host\":\"%s\"}]}]", "host \"" },
+		{ "[{\"port\":8080,\"http\":%s}]", "at most 16 fit" },
+		{ "[{\"port\":8080,\"http\":[{\"method\":\"get\"}]}]%s", "method \"get\" is not one of" },
+		{ "[{\"port\":8080,\"http\":[{\"method\":\"BREW\"}]}]%s", "method \"BREW\"" },
+		{ "[{\"protocol\":\"UDP\",\"port\":8080,\"http\":[{\"path\":\"/\"}]}]%s",
+		  "HTTP needs protocol TCP" },
+		{ "[{\"port\":8080,\"http\":[{\"path\":\"/a*b\"}]}]%s", "only allowed at the end" },
+		{ "[{\"port\":8080,\"http\":[{\"path\":\"/\",\"headers\":[]}]}]%s",
+		  "unknown field \"headers\"" },
+		{ "[{\"port\":8080,\"http\":[]}]%s", "empty list" },
+		{ "[{\"port\":8080,\"http\":[{\"path\":\"\"}]}]%s", "path is empty" },
+		{ "[{\"port\":8080,\"http\":[{\"path\":7}]}]%s", "must be strings" },
+		{ "[{\"port\":8080,\"http\":{\"path\":\"/\"}}]%s", "must be a list" },
+		{ "[{\"port\":8080,\"http\":[{\"path\":\"/a b\"}]}]%s", "space" },
+	};
+
+	memset(long_path, 'p', 65);
+	long_path[0] = '/';
+	long_path[65] = '\0';
+	memset(long_host, 'h', 33);
+	long_host[33] = '\0';
+	strcpy(many, "[");
+	for (int i = 0; i < WEIR_HTTP_RULES_PER_SET + 1; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s{\"path\":\"/%d\"}",
+			 i ? "," : "", i);
+	strcat(many, "]");
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct fixture fixture;
+		const char *argument = c < 2 ? long_path : c == 2 ? long_host : c == 3 ? many : "";
+		uint32_t xb;
+
+		setup(&fixture);
+		xb = identity_of(&fixture, "x", "b");
+		snprintf(ports, sizeof(ports), cases[c].ports, argument);
+		/* A valid sibling port rule keeps working: only the bad one allows nothing. */
+		ports[strlen(ports) - 1] = '\0';
+		strcat(ports, ",{\"port\":9090}]");
+		weir_policy(&fixture, "bad", ports);
+		ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+		if (!has_problem(&fixture, cases[c].problem) ||
+		    !has_problem(&fixture, "WeirNetworkPolicy x/bad: spec.ingress[0].ports[0]") ||
+		    !has_problem(&fixture, "allows nothing")) {
+			TEST_FAIL("case %zu (%s): expected a problem with \"%s\" naming the policy, "
+				  "got %s",
+				  c, ports, cases[c].problem, all_problems(&fixture));
+			teardown(&fixture);
+			return;
+		}
+		ASSERT_TRUE(fixture.compiled.ingress_isolation_rule != 0, "still isolated");
+		ASSERT_TRUE(!find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16) &&
+				    !find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_UDP,
+						8080, 16),
+			    "the bad port rule allows nothing");
+		ASSERT_TRUE(find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 9090, 16),
+			    "the good one still allows");
+		ASSERT_EQ(fixture.compiled.http_set_count, 0, "no rule set");
+		teardown(&fixture);
+	}
+}
+
+static void compiler_http_refused_where_it_cannot_apply(void)
+{
+	struct fixture fixture;
+
+	setup(&fixture);
+	/* Egress: weir checks requests where they arrive. */
+	put(&fixture, "{\"kind\":\"WeirNetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"out\"},\"spec\":{\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":"
+		      "[{\"ports\":[{\"port\":80,\"http\":[{\"path\":\"/\"}]}]}]}}");
+	/* A NetworkPolicy has no http field: meant as a restriction, so never ignored. */
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"np\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":81,"
+		      "\"http\":[{\"path\":\"/\"}]}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	ASSERT_TRUE(has_problem(&fixture, "WeirNetworkPolicy x/out: spec.egress[0].ports[0].http: "
+					  "HTTP matchers are only supported on ingress rules"),
+		    "egress refused");
+	ASSERT_TRUE(has_problem(&fixture, "NetworkPolicy x/np: spec.ingress[0].ports[0].http: only "
+					  "WeirNetworkPolicy"),
+		    "NetworkPolicy http refused");
+	ASSERT_TRUE(fixture.compiled.egress_isolation_rule != 0, "egress isolated");
+	ASSERT_TRUE(fixture.compiled.ingress_isolation_rule != 0, "ingress isolated");
+	ASSERT_EQ(fixture.compiled.count, 0, "nothing allowed either way");
+	teardown(&fixture);
+}
+
+static void compiler_http_merged_sets_over_the_limit_allow_nothing(void)
+{
+	struct fixture fixture;
+	char ports[2048];
+	uint32_t xb;
+
+	setup(&fixture);
+	xb = identity_of(&fixture, "x", "b");
+	for (int policy = 0; policy < 2; policy++) {
+		char name[8];
+		strcpy(ports, "[{\"port\":8080,\"http\":[");
+		for (int i = 0; i < 10; i++)
+			snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports),
+				 "%s{\"path\":\"/p%d-%d\"}", i ? "," : "", policy, i);
+		strcat(ports, "]}]");
+		snprintf(name, sizeof(name), "m%d", policy);
+		weir_policy(&fixture, name, ports);
+	}
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	ASSERT_TRUE(has_problem(&fixture, "WeirNetworkPolicy x/m0, x/m1: 20 different HTTP "
+					  "matchers"),
+		    "the merge over 16 is refused, naming both policies");
+	ASSERT_TRUE(!find_entry(&fixture, WEIR_DIRECTION_INGRESS, xb, IPPROTO_TCP, 8080, 16),
+		    "and allows nothing");
+	ASSERT_TRUE(fixture.compiled.ingress_isolation_rule != 0, "still isolated");
+	teardown(&fixture);
+}
+
 const struct test_case policy_compiler_tests[] = {
 	{ "compiler_no_policy_leaves_the_pod_open", compiler_no_policy_leaves_the_pod_open },
 	{ "compiler_deny_all_isolates_ingress_only", compiler_deny_all_isolates_ingress_only },
@@ -345,5 +768,17 @@ const struct test_case policy_compiler_tests[] = {
 	{ "compiler_identities_follow_label_sets", compiler_identities_follow_label_sets },
 	{ "compiler_union_of_policies", compiler_union_of_policies },
 	{ "compiler_label_selector_operators", compiler_label_selector_operators },
+	{ "compiler_weir_policy_without_http_is_a_network_policy",
+	  compiler_weir_policy_without_http_is_a_network_policy },
+	{ "compiler_http_exact_and_prefix_matchers", compiler_http_exact_and_prefix_matchers },
+	{ "compiler_http_union_with_a_plain_allow_is_plain",
+	  compiler_http_union_with_a_plain_allow_is_plain },
+	{ "compiler_http_sets_of_several_policies_merge",
+	  compiler_http_sets_of_several_policies_merge },
+	{ "compiler_http_invalid_input_fails_closed", compiler_http_invalid_input_fails_closed },
+	{ "compiler_http_refused_where_it_cannot_apply",
+	  compiler_http_refused_where_it_cannot_apply },
+	{ "compiler_http_merged_sets_over_the_limit_allow_nothing",
+	  compiler_http_merged_sets_over_the_limit_allow_nothing },
 };
 const size_t policy_compiler_tests_count = sizeof(policy_compiler_tests) / sizeof(policy_compiler_tests[0]);

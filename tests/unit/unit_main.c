@@ -18,5 +18,13 @@ int main(int argc, char **argv)
 	failed += test_run_all("kubeconfig", kubeconfig_tests, kubeconfig_tests_count, filter);
 	failed += test_run_all("policy_compiler", policy_compiler_tests, policy_compiler_tests_count,
 			       filter);
+	failed += test_run_all("http_rules", http_rules_tests, http_rules_tests_count, filter);
+	failed += test_run_all("flow_log", flow_log_tests, flow_log_tests_count, filter);
+	failed += test_run_all("http_metrics", http_metrics_tests, http_metrics_tests_count, filter);
+	failed += test_run_all("otlp", otlp_tests, otlp_tests_count, filter);
+	failed += test_run_all("ct_sweep", ct_sweep_tests, ct_sweep_tests_count, filter);
+	failed += test_run_all("workload", workload_tests, workload_tests_count, filter);
+	failed += test_run_all("datapath_config", datapath_config_tests,
+			       datapath_config_tests_count, filter);
 	return failed ? 1 : 0;
 }
