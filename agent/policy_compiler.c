@@ -263,6 +263,20 @@ static void target_add(struct target_list *list, uint32_t identity, const cJSON 
 	list->count++;
 }
 
+/* A selected pod as a peer. A pod without an identity (the table is exhausted) must never
+ * become WEIR_IDENTITY_ANY, "every peer": the rule then allows nothing (fail closed). */
+static void target_add_pod(struct target_list *list, struct object_store *store,
+			   struct id_table *identities, const cJSON *pod)
+{
+	uint32_t identity = pod_identity(store, identities, pod);
+
+	if (identity == WEIR_IDENTITY_ANY) {
+		list->failed = true;
+		return;
+	}
+	target_add(list, identity, pod);
+}
+
 #define NO_HTTP SIZE_MAX
 
 /* The http list of one port rule of one policy. */
@@ -375,10 +389,8 @@ static void block_pod(cJSON *pod, void *opaque)
 
 	for (size_t i = 0; i < count; i++) {
 		if (block_covers(scan->block, addresses[i])) {
-			target_add(scan->targets,
-				   pod_identity(scan->context->store, scan->context->tables->identities,
-						pod),
-				   pod);
+			target_add_pod(scan->targets, scan->context->store,
+				       scan->context->tables->identities, pod);
 			return;
 		}
 	}
@@ -457,8 +469,8 @@ static void selector_pod(cJSON *pod, void *opaque)
 	if (scan->pod_selector &&
 	    !label_selector_matches(scan->pod_selector, object_child(pod, "metadata.labels"), NULL))
 		return;
-	target_add(scan->targets,
-		   pod_identity(scan->context->store, scan->context->tables->identities, pod), pod);
+	target_add_pod(scan->targets, scan->context->store, scan->context->tables->identities,
+		       pod);
 }
 
 /* Peers of one rule; missing or empty: everyone. */
@@ -618,11 +630,14 @@ static void named_port_of_every_pod(cJSON *pod, void *opaque)
 {
 	struct named_everywhere *scan = opaque;
 	uint16_t number = named_port(pod, scan->name, scan->protocol);
+	uint32_t identity;
 
-	if (number)
-		entry_add(scan->context, scan->direction,
-			  pod_identity(scan->context->store, scan->context->tables->identities, pod),
-			  scan->protocol, number, number, scan->rule_id, scan->http_source);
+	if (!number)
+		return;
+	identity = pod_identity(scan->context->store, scan->context->tables->identities, pod);
+	if (identity != WEIR_IDENTITY_ANY) /* none left: this peer is not allowed (fail closed) */
+		entry_add(scan->context, scan->direction, identity, scan->protocol, number, number,
+			  scan->rule_id, scan->http_source);
 }
 
 /* The http list of a port rule, as a source; NO_HTTP when it has none. Returns -1 when the port

@@ -238,14 +238,17 @@ bool address_present(struct nl_sock *sock, int ifindex, uint32_t address, unsign
 	return found;
 }
 
-int route_replace(struct nl_sock *sock, uint32_t destination, unsigned prefix_length,
-		  uint32_t gateway, int ifindex, char *errbuf, size_t errlen)
+/* One route: through ifindex (0: the kernel picks the device for the gateway), via gateway (0:
+ * link scope), tagged with protocol. */
+static int route_replace_tagged(struct nl_sock *sock, uint32_t destination,
+				unsigned prefix_length, uint32_t gateway, int ifindex,
+				uint8_t protocol, char *errbuf, size_t errlen)
 {
 	struct rtnl_route *route = rtnl_route_alloc();
 	struct rtnl_nexthop *nexthop = rtnl_route_nh_alloc();
 	struct nl_addr *dst = ipv4_nl_addr(destination, prefix_length);
 	struct nl_addr *via = gateway ? ipv4_nl_addr(gateway, 32) : NULL;
-	char text[16];
+	char text[16], through[48];
 	int err;
 
 	if (!route || !nexthop || !dst || (gateway && !via)) {
@@ -259,11 +262,12 @@ int route_replace(struct nl_sock *sock, uint32_t destination, unsigned prefix_le
 	}
 	rtnl_route_set_family(route, AF_INET);
 	rtnl_route_set_table(route, RT_TABLE_MAIN);
-	rtnl_route_set_protocol(route, RTPROT_STATIC);
+	rtnl_route_set_protocol(route, protocol);
 	rtnl_route_set_type(route, RTN_UNICAST);
 	rtnl_route_set_scope(route, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
 	rtnl_route_set_dst(route, dst);
-	rtnl_route_nh_set_ifindex(nexthop, ifindex);
+	if (ifindex)
+		rtnl_route_nh_set_ifindex(nexthop, ifindex);
 	if (via)
 		rtnl_route_nh_set_gateway(nexthop, via);
 	rtnl_route_add_nexthop(route, nexthop);
@@ -272,55 +276,31 @@ int route_replace(struct nl_sock *sock, uint32_t destination, unsigned prefix_le
 	nl_addr_put(dst);
 	nl_addr_put(via);
 	if (err < 0) {
-		snprintf(errbuf, errlen, "add route %s/%u via ifindex %d: %s",
+		if (gateway)
+			snprintf(through, sizeof(through), "via %s",
+				 inet_ntop(AF_INET, &(uint32_t){ htonl(gateway) }, text, sizeof(text)));
+		else
+			snprintf(through, sizeof(through), "via ifindex %d", ifindex);
+		snprintf(errbuf, errlen, "add route %s/%u %s: %s",
 			 inet_ntop(AF_INET, &(uint32_t){ htonl(destination) }, text, sizeof(text)),
-			 prefix_length, ifindex, nl_geterror(err));
+			 prefix_length, through, nl_geterror(err));
 		return errno_from_nl(err);
 	}
 	return 0;
 }
 
+int route_replace(struct nl_sock *sock, uint32_t destination, unsigned prefix_length,
+		  uint32_t gateway, int ifindex, char *errbuf, size_t errlen)
+{
+	return route_replace_tagged(sock, destination, prefix_length, gateway, ifindex,
+				    RTPROT_STATIC, errbuf, errlen);
+}
+
 int route_replace_via(struct nl_sock *sock, uint32_t destination, unsigned prefix_length,
 		      uint32_t gateway, char *errbuf, size_t errlen)
 {
-	struct rtnl_route *route = rtnl_route_alloc();
-	struct rtnl_nexthop *nexthop = rtnl_route_nh_alloc();
-	struct nl_addr *dst = ipv4_nl_addr(destination, prefix_length);
-	struct nl_addr *via = ipv4_nl_addr(gateway, 32);
-	char text[16], gateway_text[16];
-	int err;
-
-	if (!route || !nexthop || !dst || !via) {
-		rtnl_route_put(route);
-		if (nexthop)
-			rtnl_route_nh_free(nexthop);
-		nl_addr_put(dst);
-		nl_addr_put(via);
-		snprintf(errbuf, errlen, "add route: out of memory");
-		return -ENOMEM;
-	}
-	rtnl_route_set_family(route, AF_INET);
-	rtnl_route_set_table(route, RT_TABLE_MAIN);
-	rtnl_route_set_protocol(route, WEIR_ROUTE_PROTOCOL);
-	rtnl_route_set_type(route, RTN_UNICAST);
-	rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
-	rtnl_route_set_dst(route, dst);
-	rtnl_route_nh_set_gateway(nexthop, via);
-	rtnl_route_add_nexthop(route, nexthop);
-	err = rtnl_route_add(sock, route, NLM_F_CREATE | NLM_F_REPLACE);
-	rtnl_route_put(route);
-	nl_addr_put(dst);
-	nl_addr_put(via);
-	if (err < 0) {
-		snprintf(errbuf, errlen, "add route %s/%u via %s: %s",
-			 inet_ntop(AF_INET, &(uint32_t){ htonl(destination) }, text, sizeof(text)),
-			 prefix_length,
-			 inet_ntop(AF_INET, &(uint32_t){ htonl(gateway) }, gateway_text,
-				   sizeof(gateway_text)),
-			 nl_geterror(err));
-		return errno_from_nl(err);
-	}
-	return 0;
+	return route_replace_tagged(sock, destination, prefix_length, gateway, 0,
+				    WEIR_ROUTE_PROTOCOL, errbuf, errlen);
 }
 
 struct route_lookup {

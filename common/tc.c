@@ -29,8 +29,8 @@ static int attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd, 
 	return 0;
 }
 
-int tc_attach_pod_programs(int ifindex, int from_pod_fd, int to_pod_fd, char *errbuf,
-			   size_t errlen)
+/* The clsact qdisc the hooks live under; one already there is fine. */
+static int clsact_ensure(int ifindex, char *errbuf, size_t errlen)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
@@ -41,6 +41,16 @@ int tc_attach_pod_programs(int ifindex, int from_pod_fd, int to_pod_fd, char *er
 			 strerror(-err));
 		return err;
 	}
+	return 0;
+}
+
+int tc_attach_pod_programs(int ifindex, int from_pod_fd, int to_pod_fd, char *errbuf,
+			   size_t errlen)
+{
+	int err = clsact_ensure(ifindex, errbuf, errlen);
+
+	if (err < 0)
+		return err;
 	err = attach_one(ifindex, BPF_TC_INGRESS, from_pod_fd, errbuf, errlen);
 	if (err < 0)
 		return err;
@@ -49,28 +59,16 @@ int tc_attach_pod_programs(int ifindex, int from_pod_fd, int to_pod_fd, char *er
 
 int tc_attach_ingress(int ifindex, int prog_fd, char *errbuf, size_t errlen)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	int err = bpf_tc_hook_create(&hook);
+	int err = clsact_ensure(ifindex, errbuf, errlen);
 
-	if (err < 0 && err != -EEXIST) {
-		snprintf(errbuf, errlen, "add clsact qdisc to ifindex %d: %s", ifindex,
-			 strerror(-err));
-		return err;
-	}
-	return attach_one(ifindex, BPF_TC_INGRESS, prog_fd, errbuf, errlen);
+	return err < 0 ? err : attach_one(ifindex, BPF_TC_INGRESS, prog_fd, errbuf, errlen);
 }
 
 int tc_attach_egress(int ifindex, int prog_fd, char *errbuf, size_t errlen)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
-	int err = bpf_tc_hook_create(&hook);
+	int err = clsact_ensure(ifindex, errbuf, errlen);
 
-	if (err < 0 && err != -EEXIST) {
-		snprintf(errbuf, errlen, "add clsact qdisc to ifindex %d: %s", ifindex,
-			 strerror(-err));
-		return err;
-	}
-	return attach_one(ifindex, BPF_TC_EGRESS, prog_fd, errbuf, errlen);
+	return err < 0 ? err : attach_one(ifindex, BPF_TC_EGRESS, prog_fd, errbuf, errlen);
 }
 
 static __u32 program_id(int prog_fd)

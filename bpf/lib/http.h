@@ -93,12 +93,15 @@ static __always_inline void http_event_emit(const struct http_context *context,
 	bpf_ringbuf_submit(event, event_wakeup_flags());
 }
 
-/* Copies the start of the payload into scratch->data; returns the bytes copied (0: none). */
+/* Copies up to limit (<= HTTP_SCAN_BYTES) bytes of the payload's start into scratch->data;
+ * returns the bytes copied (0: none). */
 static __always_inline __u32 http_load_payload(struct __sk_buff *skb, const struct packet *packet,
-					       struct http_scratch *scratch)
+					       struct http_scratch *scratch, __u32 limit)
 {
 	__u32 length = packet->payload_length;
 
+	if (length > limit)
+		length = limit;
 	if (length > HTTP_SCAN_BYTES)
 		length = HTTP_SCAN_BYTES;
 	if (length < 1 || packet->payload_offset + length > skb->len)
@@ -250,7 +253,7 @@ static __always_inline int http_enforce_request(const struct http_context *conte
 		return http_refuse(context, WEIR_DROP_HTTP_PIPELINED, 0);
 	if (packet->is_fragment)
 		return http_refuse(context, WEIR_DROP_HTTP_SPLIT_REQUEST, 0);
-	length = http_load_payload(context->skb, packet, scratch);
+	length = http_load_payload(context->skb, packet, scratch, HTTP_SCAN_BYTES);
 	parse = http_parse_request(scratch, length);
 	switch (parse.result) {
 	case HTTP_PARSE_NOT_REQUEST:
@@ -288,7 +291,7 @@ static __always_inline void http_observe_request(const struct http_context *cont
 		return; /* the rest of the request, or pipelined ones: counted with the first */
 	if (entry->http_synced && (__s32)(sequence - entry->http_next_sequence) < 0)
 		return;
-	length = http_load_payload(context->skb, packet, scratch);
+	length = http_load_payload(context->skb, packet, scratch, HTTP_SCAN_BYTES);
 	parse = http_parse_request(scratch, length);
 	if (parse.result == HTTP_PARSE_NOT_REQUEST) {
 		http_report_unparsed(context);
@@ -318,9 +321,8 @@ static __always_inline void http_observe_response(const struct http_context *con
 
 	if (entry->http_state != WEIR_HTTP_AWAITING_RESPONSE)
 		return;
-	length = http_load_payload(context->skb, context->packet, scratch);
-	if (length > 12)
-		length = 12;
+	/* "HTTP/1.1 200": the status line's first 12 bytes are all a response needs. */
+	length = http_load_payload(context->skb, context->packet, scratch, 12);
 	status = http_parse_status(scratch, length);
 	if (!status || (status < 200 && status != 101))
 		return; /* body of something else, or an interim 1xx: keep waiting */

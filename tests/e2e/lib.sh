@@ -138,6 +138,30 @@ pod_create() { # pod-name -> wires it with container id "c-<pod>" and sets POD_I
 }
 
 # State probes: each prints a count, so tests can assert "nothing leaked".
+# ---- helpers many tests share ------------------------------------------------------------------
+
+MAPTOOL="$BUILD/tests/weir-maptool"
+maptool() { in_node "$MAPTOOL" --bpffs "$BPFFS" "$@"; }
+
+status_field() { # field of `weirctl status` (its JSON when piped)
+    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status |
+        python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
+}
+
+wait_applied_after() { # previous appliedChanges: waits until the agent applied something newer
+    local i
+    for i in $(seq 1 250); do
+        [ "$(status_field appliedChanges)" -gt "$1" ] && return 0
+        sleep 0.02
+    done
+    fail "agent did not apply a change within 5 s"
+}
+
+write_manifest() { # name content: atomically, as the agent may read the folder at any time
+    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
+    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
+}
+
 count_weir_veths() { in_node ip -o link show type veth | grep -c ': weir' || true; }
 count_records() { find "$STATE_DIR/endpoints" -name '*.json' 2>/dev/null | wc -l; }
 count_allocations() { find "$STATE_DIR/ipam" -maxdepth 1 -name '[0-9]*' 2>/dev/null | wc -l; }

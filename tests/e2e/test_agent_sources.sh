@@ -1,24 +1,6 @@
 # The agent's object sources driving real traffic: standalone manifests (watched folder) and
 # the restart behaviour (identities and verdicts stable, nothing rewritten).
 
-status_field() { # field
-    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
-}
-
-wait_applied_after() { # previous appliedChanges
-    local i
-    for i in $(seq 1 250); do
-        [ "$(status_field appliedChanges)" -gt "$1" ] && return 0
-        sleep 0.02
-    done
-    fail "agent did not apply a change within 5 s"
-}
-
-write_manifest() { # name content
-    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
-    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
-}
-
 pod_manifest() { # namespace name ip labels-json
     cat <<JSON
 {"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"$1","name":"$2","labels":$4},

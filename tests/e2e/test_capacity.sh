@@ -11,20 +11,7 @@
 FAULTS_DIR="$ROOT/tests/e2e/faults"
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 python3() { "$PYTHON" "$@"; }
-MAPTOOL="$BUILD/tests/weir-maptool"
 METRICS_PORT=9962 # inside the node's own network namespace: no clash with anything
-
-maptool() { in_node "$MAPTOOL" --bpffs "$BPFFS" "$@"; }
-
-write_manifest() { # name content
-    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
-    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
-}
-
-status_field() { # field
-    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status |
-        python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
-}
 
 map_max_entries() { # pin name
     bpftool map show pinned "$BPFFS/$1" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_entries"])'

@@ -58,11 +58,6 @@ wait_watches_open() { # seconds what: every kind's watch is open again since the
     done
 }
 
-status_field() { # field
-    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status |
-        python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
-}
-
 # agent_launch [flags...]: the agent as agent_start runs it, without waiting for readiness (for
 # an agent that must NOT become ready). AGENT_PID is set, so cleanup stops it.
 agent_launch() {
@@ -523,11 +518,6 @@ test_api_wrong_ca_on_restart_keeps_the_datapath() {
 }
 
 # --- the agent SIGKILLed under traffic ------------------------------------------------------------
-
-write_manifest() { # name content
-    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
-    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
-}
 
 # Two clients open short TCP connections to b all along (250/s each): a allowed, c denied. The
 # agent is SIGKILLed, stays down 2 s, comes back with the same flags and runs 2 s more. Not one

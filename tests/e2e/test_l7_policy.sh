@@ -5,24 +5,6 @@
 
 L7_POLICY=service-b-l7
 
-l7_status_field() { # field
-    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
-}
-
-l7_wait_applied_after() { # previous appliedChanges
-    local i
-    for i in $(seq 1 250); do
-        [ "$(l7_status_field appliedChanges)" -gt "$1" ] && return 0
-        sleep 0.02
-    done
-    fail "agent did not apply a change within 5 s"
-}
-
-l7_write_manifest() { # name content: atomically, as the agent may read the folder any time
-    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
-    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
-}
-
 l7_pod_manifest() { # name ip
     cat <<JSON
 {"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"e2e","name":"$1","labels":{"app":"$1"}},
@@ -101,7 +83,7 @@ for step in steps:
 l7_pods() { # standalone agent; pods service-a, service-b (servers), service-c; all in e2e
     node_create
     mkdir -p "$MANIFESTS"
-    l7_write_manifest namespaces.yaml "apiVersion: v1
+    write_manifest namespaces.yaml "apiVersion: v1
 kind: Namespace
 metadata: {name: e2e}"
     agent_start --flow-log "$WORK/flows.jsonl" "$@"
@@ -110,11 +92,11 @@ metadata: {name: e2e}"
     pod_create service-c; ip_c=$POD_IP
     l7_http_server service-b
     local before
-    before=$(l7_status_field appliedChanges)
-    l7_write_manifest pods.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
+    before=$(status_field appliedChanges)
+    write_manifest pods.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
         $(l7_pod_manifest service-a "$ip_a"), $(l7_pod_manifest service-b "$ip_b"),
         $(l7_pod_manifest service-c "$ip_c")]}"
-    l7_wait_applied_after "$before"
+    wait_applied_after "$before"
 }
 
 l7_policy_manifest() { # http-matchers-yaml (indented for a port rule's "http:")
@@ -136,9 +118,9 @@ YAML
 
 l7_apply() { # name content
     local before
-    before=$(l7_status_field appliedChanges)
-    l7_write_manifest "$1" "$2"
-    l7_wait_applied_after "$before"
+    before=$(status_field appliedChanges)
+    write_manifest "$1" "$2"
+    wait_applied_after "$before"
 }
 
 # Entries of a pinned map as JSON lines of {"key": [bytes], "value": [bytes]}.
@@ -231,9 +213,9 @@ test_l7_policy_allows_only_the_listed_requests() {
 
     # Removing the policy removes its rule set, and service-b is open again.
     local before
-    before=$(l7_status_field appliedChanges)
+    before=$(status_field appliedChanges)
     rm "$MANIFESTS/l7.yaml"
-    l7_wait_applied_after "$before"
+    wait_applied_after "$before"
     assert_eq "$(l7_http_rule_ids)" "" "no rule set left in http_rules"
     assert_eq "$(l7_port_8080_entries)" "" "no policy entry left on 8080"
     assert_eq "$(l7_requests service-a "$ip_b" 8080 "GET /admin")" "GET /admin 200 conn=1" "open again"
@@ -252,12 +234,12 @@ test_l7_policy_prefix_and_plain_allow_add_up() {
     # A restarted agent rebuilds its view from the maps: nothing rewritten, same verdicts.
     local sets_before revision_before i
     sets_before=$(l7_http_rule_ids)
-    revision_before=$(l7_status_field policyRevision)
+    revision_before=$(status_field policyRevision)
     agent_stop
     agent_start --flow-log "$WORK/flows.jsonl"
-    for i in $(seq 1 100); do [ "$(l7_status_field appliedChanges)" -ge 1 ] && break; sleep 0.05; done
+    for i in $(seq 1 100); do [ "$(status_field appliedChanges)" -ge 1 ] && break; sleep 0.05; done
     assert_eq "$(l7_http_rule_ids)" "$sets_before" "rule sets after a restart"
-    assert_eq "$(l7_status_field policyRevision)" "$revision_before" "nothing rewritten: revision unchanged"
+    assert_eq "$(status_field policyRevision)" "$revision_before" "nothing rewritten: revision unchanged"
     assert_eq "$(l7_requests service-a "$ip_b" 8080 "GET /api/x" "GET /ap" | tr '\n' ';')" \
         "GET /api/x 200 conn=1;GET /ap 403 conn=1;" "enforced the same after the restart"
 
@@ -283,7 +265,7 @@ test_l7_policy_invalid_matchers_fail_closed() {
     grep -q "policy refused: WeirNetworkPolicy e2e/$L7_POLICY: spec.ingress\[0\].ports\[0\].http\[0\]: method \"FETCH\"" "$WORK/agent.log" ||
         fail "the agent log does not explain the refused policy: $(grep -i refused "$WORK/agent.log")"
     assert_eq "$(grep -c "policy refused:" "$WORK/agent.log")" 1 "logged once"
-    assert_eq "$(l7_status_field isolatedEndpoints)" 1 "service-b is still isolated"
+    assert_eq "$(status_field isolatedEndpoints)" 1 "service-b is still isolated"
     assert_eq "$(l7_port_8080_entries)" "" "the port rule allows nothing"
     assert_eq "$(l7_requests service-a "$ip_b" 8080 "GET /hello")" "GET /hello TimeoutError conn=1" "fail closed, never open"
 
@@ -323,7 +305,7 @@ l7_kapi() { in_node python3 "$KAPI" --dir "$API_DIR" "$@"; }
 test_l7_policy_from_the_api_server() {
     l7_api_pods --weir-crds
     local before
-    before=$(l7_status_field appliedChanges)
+    before=$(status_field appliedChanges)
     python3 -c '
 import json, sys
 print(json.dumps({"apiVersion": "weir.dev/v1alpha1", "kind": "WeirNetworkPolicy",
@@ -333,28 +315,28 @@ print(json.dumps({"apiVersion": "weir.dev/v1alpha1", "kind": "WeirNetworkPolicy"
                           "ports": [{"port": 8080, "http": [{"method": "GET", "path": "/hello"}]},
                                     {"port": 9090}]}]}}))
 ' "$L7_POLICY" | l7_kapi create - >/dev/null
-    l7_wait_applied_after "$before"
+    wait_applied_after "$before"
     local i
     for i in $(seq 1 100); do
-        [ "$(l7_status_field isolatedEndpoints)" = 1 ] && break
+        [ "$(status_field isolatedEndpoints)" = 1 ] && break
         sleep 0.05
     done
-    assert_eq "$(l7_status_field isolatedEndpoints)" 1 "the WeirNetworkPolicy from the API isolates service-b"
+    assert_eq "$(status_field isolatedEndpoints)" 1 "the WeirNetworkPolicy from the API isolates service-b"
     assert_eq "$(l7_port_8080_entries | cut -d' ' -f1)" 1 "HTTP entry on 8080"
     [ -n "$(l7_http_rule_ids)" ] || fail "no rule set written"
     assert_eq "$(l7_requests service-a "$ip_b" 9090 "GET /x")" "GET /x 200 conn=1" "9090: plain L4 from the same policy"
     assert_eq "$(l7_requests service-c "$ip_b" 9090 "GET /x")" "GET /x TimeoutError conn=1" "service-c refused"
     ! grep -q "is not served" "$WORK/agent.log" || fail "the CRD is served, yet the agent says not"
 
-    before=$(l7_status_field appliedChanges)
+    before=$(status_field appliedChanges)
     l7_kapi delete wnp e2e "$L7_POLICY" >/dev/null
-    l7_wait_applied_after "$before"
+    wait_applied_after "$before"
     for i in $(seq 1 100); do
         [ -z "$(l7_http_rule_ids)" ] && break
         sleep 0.05
     done
     assert_eq "$(l7_http_rule_ids)" "" "deleted from the API: its rule set goes"
-    assert_eq "$(l7_status_field isolatedEndpoints)" 0 "and service-b is open"
+    assert_eq "$(status_field isolatedEndpoints)" 0 "and service-b is open"
 }
 
 test_l7_policy_missing_crd_does_not_block_the_agent() {
@@ -362,16 +344,16 @@ test_l7_policy_missing_crd_does_not_block_the_agent() {
     # agent_start returned: the agent synced (the CNI config is written only then) although
     # weirnetworkpolicies answer 404; NetworkPolicy still works.
     local before
-    before=$(l7_status_field appliedChanges)
+    before=$(status_field appliedChanges)
     echo '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"namespace":"e2e","name":"deny-all"},"spec":{"podSelector":{}}}' |
         l7_kapi create - >/dev/null
-    l7_wait_applied_after "$before"
+    wait_applied_after "$before"
     local i
     for i in $(seq 1 100); do
-        [ "$(l7_status_field isolatedEndpoints)" = 3 ] && break
+        [ "$(status_field isolatedEndpoints)" = 3 ] && break
         sleep 0.05
     done
-    assert_eq "$(l7_status_field isolatedEndpoints)" 3 "NetworkPolicy enforced without the CRD"
+    assert_eq "$(status_field isolatedEndpoints)" 3 "NetworkPolicy enforced without the CRD"
     assert_eq "$(grep -c "WeirNetworkPolicy: /apis/weir.dev/v1alpha1/weirnetworkpolicies is not served" "$WORK/agent.log")" 1 \
         "the missing CRD is logged once"
     ! grep -q "WeirNetworkPolicy.*retrying" "$WORK/agent.log" || fail "a missing CRD is not an error to retry fast"

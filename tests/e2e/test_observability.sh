@@ -9,22 +9,12 @@ OBS_SERVER=web-7c5d4b9f8-qx2vz # a Deployment's pod: its workload is e2e/web
 OBS_RECEIVER="$ROOT/tests/fixtures/otlp_receiver.py"
 OBS_PROM_PYTHON=/usr/bin/python3 # Debian's python3-prometheus-client, not a pyenv python
 
-obs_status_field() { # field
-    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status |
-        python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
-}
-
-obs_write_manifest() { # name content
-    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
-    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
-}
-
 obs_apply_manifest() { # name content: written, then waited for until the agent applied it
     local before i
-    before=$(obs_status_field appliedChanges)
-    obs_write_manifest "$1" "$2"
+    before=$(status_field appliedChanges)
+    write_manifest "$1" "$2"
     for i in $(seq 1 250); do
-        [ "$(obs_status_field appliedChanges)" -gt "$before" ] && return 0
+        [ "$(status_field appliedChanges)" -gt "$before" ] && return 0
         sleep 0.02
     done
     fail "agent did not apply $1 within 5 s"
@@ -44,7 +34,7 @@ JSON
 obs_setup() {
     node_create
     mkdir -p "$MANIFESTS"
-    obs_write_manifest namespace.yaml "apiVersion: v1
+    write_manifest namespace.yaml "apiVersion: v1
 kind: Namespace
 metadata: {name: e2e}"
     agent_start --flow-log "$WORK/flows.jsonl" --metrics-addr "$OBS_METRICS" "$@"

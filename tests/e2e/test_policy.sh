@@ -2,9 +2,6 @@
 # (weir-maptool), real TCP and UDP between pods allowed and denied as the rules say, drops
 # counted with their reason, and a revoked connection cut with a reset.
 
-MAPTOOL="$BUILD/tests/weir-maptool"
-
-maptool() { in_node "$MAPTOOL" --bpffs "$BPFFS" "$@"; }
 
 # tcp_probe POD ADDRESS PORT: prints "ok" when a connection and an echo succeed, else the error.
 tcp_probe() {

@@ -17,31 +17,9 @@
 
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 python3() { "$PYTHON" "$@"; }
-MAPTOOL="$BUILD/tests/weir-maptool"
 NODE_ADDRESS=192.168.250.1 # lib.sh's node_create puts it on the node's loopback
 SVC_VIP=10.96.88.10
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-
-maptool() { in_node "$MAPTOOL" --bpffs "$BPFFS" "$@"; }
-
-write_manifest() { # name content
-    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
-    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
-}
-
-status_field() { # field
-    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status |
-        python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
-}
-
-wait_applied_after() { # applied-changes count before the change
-    local i
-    for i in $(seq 1 250); do
-        [ "$(status_field appliedChanges)" -gt "$1" ] && return 0
-        sleep 0.02
-    done
-    fail "agent did not apply a change within 5 s"
-}
 
 pod_manifest() { # name ip labels-json
     cat <<JSON

@@ -3,24 +3,6 @@
 
 SVC_VIP=10.96.77.10
 
-write_manifest() { # name content
-    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
-    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
-}
-
-status_field() {
-    in_node "$WEIRCTL" --state-dir "$STATE_DIR" status | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
-}
-
-wait_applied_after() {
-    local i
-    for i in $(seq 1 250); do
-        [ "$(status_field appliedChanges)" -gt "$1" ] && return 0
-        sleep 0.02
-    done
-    fail "agent did not apply a change within 5 s"
-}
-
 name_server() { # pod: answers every TCP connection and UDP datagram on 8080 with its name
     in_pod "$1" python3 -c '
 import socket, sys, threading

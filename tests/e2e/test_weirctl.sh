@@ -7,21 +7,7 @@ WC_VIP=10.96.78.10
 
 ctl() { in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" "$@"; }
 
-wc_manifest() { # name content
-    printf '%s\n' "$2" >"$MANIFESTS/.$1.tmp"
-    mv "$MANIFESTS/.$1.tmp" "$MANIFESTS/$1"
-}
-
 wc_applied() { ctl status | python3 -c 'import json,sys; print(json.load(sys.stdin)["appliedChanges"])'; }
-
-wc_wait_applied_after() { # previous appliedChanges
-    local i
-    for i in $(seq 1 250); do
-        [ "$(wc_applied)" -gt "$1" ] && return 0
-        sleep 0.02
-    done
-    fail "agent did not apply a change within 5 s"
-}
 
 wc_pod() { # name ip app-label
     cat <<JSON
@@ -62,7 +48,7 @@ wc_lines() { python3 -c "import json,sys; d=[json.loads(l) for l in sys.stdin if
 wc_cluster() {
     node_create
     mkdir -p "$MANIFESTS"
-    wc_manifest namespace.yaml "apiVersion: v1
+    write_manifest namespace.yaml "apiVersion: v1
 kind: Namespace
 metadata: {name: e2e}"
     agent_start
@@ -73,9 +59,9 @@ metadata: {name: e2e}"
     in_pod b socat TCP-LISTEN:9090,reuseaddr,fork EXEC:cat >/dev/null 2>&1 &
     local before
     before=$(wc_applied)
-    wc_manifest pods.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
+    write_manifest pods.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
         $(wc_pod a "$ip_a" client), $(wc_pod b "$ip_b" server), $(wc_pod c "$ip_c" other)]}"
-    wc_manifest policy.yaml "apiVersion: networking.k8s.io/v1
+    write_manifest policy.yaml "apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {namespace: e2e, name: web-from-client}
 spec:
@@ -85,16 +71,16 @@ spec:
     - podSelector: {matchLabels: {app: client}}
     ports:
     - {protocol: TCP, port: 8080}"
-    wc_manifest service.json "{\"apiVersion\":\"v1\",\"kind\":\"Service\",
+    write_manifest service.json "{\"apiVersion\":\"v1\",\"kind\":\"Service\",
  \"metadata\":{\"namespace\":\"e2e\",\"name\":\"web\"},
  \"spec\":{\"clusterIP\":\"$WC_VIP\",\"clusterIPs\":[\"$WC_VIP\"],
    \"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":8080,\"protocol\":\"TCP\"}]}}"
-    wc_manifest slice.json "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",
+    write_manifest slice.json "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",
  \"addressType\":\"IPv4\",\"metadata\":{\"namespace\":\"e2e\",\"name\":\"web-1\",
    \"labels\":{\"kubernetes.io/service-name\":\"web\"}},
  \"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}],
  \"endpoints\":[{\"addresses\":[\"$ip_b\"],\"conditions\":{\"ready\":true}}]}"
-    wc_wait_applied_after "$before"
+    wait_applied_after "$before"
     local i
     for i in $(seq 1 100); do
         [ "$(in_pod b ss -H -ltn 'sport = :9090' | wc -l)" -ge 1 ] &&

@@ -123,6 +123,31 @@ static void compiler_no_policy_leaves_the_pod_open(void)
 	teardown(&fixture);
 }
 
+/* With the identity space exhausted a selected pod has no identity (0): that must never be
+ * compiled as 0 = "any peer", only as nobody. */
+static void compiler_exhausted_identities_allow_nobody(void)
+{
+	struct fixture fixture;
+
+	setup(&fixture);
+	id_table_free(fixture.tables.identities);
+	/* One identity: the target pod x/a takes it first; x/b then gets none. */
+	fixture.tables.identities =
+		id_table_new(WEIR_IDENTITY_FIRST_CLUSTER, WEIR_IDENTITY_FIRST_CLUSTER);
+	ASSERT_TRUE(identity_of(&fixture, "x", "a") != 0, "x/a has the only identity");
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"from-b\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
+		      "\"ingress\":[{\"from\":[{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}}}],"
+		      "\"ports\":[{\"port\":\"web\"}]},{\"from\":[{\"podSelector\":{}}],"
+		      "\"ports\":[{\"port\":9000}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	ASSERT_TRUE(fixture.compiled.ingress_isolation_rule != 0, "still isolated");
+	for (size_t i = 0; i < fixture.compiled.count; i++)
+		ASSERT_TRUE(fixture.compiled.entries[i].key.identity != WEIR_IDENTITY_ANY,
+			    "no entry for any peer");
+	teardown(&fixture);
+}
+
 static void compiler_deny_all_isolates_ingress_only(void)
 {
 	struct fixture fixture;
@@ -758,6 +783,7 @@ static void compiler_http_merged_sets_over_the_limit_allow_nothing(void)
 
 const struct test_case policy_compiler_tests[] = {
 	{ "compiler_no_policy_leaves_the_pod_open", compiler_no_policy_leaves_the_pod_open },
+	{ "compiler_exhausted_identities_allow_nobody", compiler_exhausted_identities_allow_nobody },
 	{ "compiler_deny_all_isolates_ingress_only", compiler_deny_all_isolates_ingress_only },
 	{ "compiler_policy_types_default_from_egress_rules",
 	  compiler_policy_types_default_from_egress_rules },
