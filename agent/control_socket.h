@@ -22,6 +22,8 @@ struct agent_status {
 	unsigned long applied_changes;
 	size_t endpoints, isolated_endpoints, identities, ipcache_entries, policy_entries;
 	unsigned policy_revision;
+	unsigned long failed_passes; /* passes that could not write everything (retried) */
+	const char *last_error;	     /* why the newest of them failed; "" when none did */
 };
 
 /* Listens on <state_dir>/weir.sock, replacing a stale socket file. Returns the fd or -errno. */

@@ -19,6 +19,7 @@
 #include <cJSON.h>
 
 #include "log.h"
+#include "watch_event.h"
 
 #define LIST_PAGE_SIZE 500
 #define WATCH_TIMEOUT_SECONDS 300
@@ -312,52 +313,41 @@ static void finish_list_page(struct resource_stream *stream)
 	start_watch(stream);
 }
 
+static void note_change(void *context, enum kube_kind kind, const cJSON *object)
+{
+	reconciler_note(context, kind, object);
+}
+
 /* Returns -1 for a line that cannot be read: the stream is then abandoned and watched again
  * from the last good resourceVersion, so no event is lost (skipping it would let the next
  * bookmark move past it for good). */
-static int handle_watch_event(struct resource_stream *stream, const char *line)
+static int handle_watch_event(void *context, const char *line)
 {
-	cJSON *event = cJSON_Parse(line);
-	const char *type = object_string(event, "type");
-	cJSON *object = event ? cJSON_DetachItemFromObjectCaseSensitive(event, "object") : NULL;
+	struct resource_stream *stream = context;
+	struct watch_event event;
 
-	if (!type || !object) {
+	watch_event_apply(stream->client->store, stream->kind, line, note_change,
+			  stream->client->reconciler, &event);
+	switch (event.kind) {
+	case WATCH_EVENT_UNREADABLE:
 		log_warn("%s: unreadable watch event; watching again from resourceVersion %s",
 			 kube_kind_name(stream->kind), stream->resource_version);
-		cJSON_Delete(object);
-		cJSON_Delete(event);
 		return -1;
+	case WATCH_EVENT_EXPIRED:
+		log_info("%s: resourceVersion %s expired, listing again",
+			 kube_kind_name(stream->kind), stream->resource_version);
+		stream->relist_needed = true;
+		break;
+	case WATCH_EVENT_ERROR:
+		log_warn("%s: watch error %d: %s", kube_kind_name(stream->kind), event.error_code,
+			 event.error_message);
+		break;
+	default:
+		note_resource_version(stream, event.resource_version);
+		stream->failures = 0; /* a healthy stream */
+		break;
 	}
 	stream->last_heard_ms = monotonic_ms();
-	if (strcmp(type, "ERROR") == 0) {
-		const cJSON *code = cJSON_GetObjectItemCaseSensitive(object, "code");
-		if (cJSON_IsNumber(code) && code->valueint == 410) {
-			log_info("%s: resourceVersion %s expired, listing again",
-				 kube_kind_name(stream->kind), stream->resource_version);
-			stream->relist_needed = true;
-		} else {
-			log_warn("%s: watch error %d: %s", kube_kind_name(stream->kind),
-				 cJSON_IsNumber(code) ? code->valueint : 0,
-				 object_string(object, "message") ? object_string(object, "message")
-								   : "no message");
-		}
-	} else if (strcmp(type, "BOOKMARK") == 0) {
-		note_resource_version(stream, object_string(object, "metadata.resourceVersion"));
-		stream->failures = 0; /* a healthy stream */
-	} else {
-		note_resource_version(stream, object_string(object, "metadata.resourceVersion"));
-		if (strcmp(type, "DELETED") == 0) {
-			reconciler_note(stream->client->reconciler, stream->kind, object);
-			object_store_remove(stream->client->store, stream->kind,
-					    object_namespace(object), object_name(object) ? object_name(object) : "");
-		} else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
-			store_object(stream, object);
-			object = NULL;
-		}
-		stream->failures = 0;
-	}
-	cJSON_Delete(object);
-	cJSON_Delete(event);
 	return 0;
 }
 
@@ -389,15 +379,12 @@ static size_t on_body(char *data, size_t size, size_t count, void *opaque)
 		if (status != 200)
 			return length; /* an error body: read whole at the end */
 		/* Events are JSON lines; keep a partial last line for the next chunk. */
-		char *start = stream->body, *newline;
-		while ((newline = memchr(start, '\n', stream->body_length - (size_t)(start - stream->body)))) {
-			*newline = '\0';
-			if (newline > start && handle_watch_event(stream, start) < 0)
-				return 0; /* aborts the transfer; transfer_done resumes the watch */
-			start = newline + 1;
-		}
-		stream->body_length -= (size_t)(start - stream->body);
-		memmove(stream->body, start, stream->body_length);
+		long consumed = watch_lines_split(stream->body, stream->body_length,
+						  handle_watch_event, stream);
+		if (consumed < 0)
+			return 0; /* aborts the transfer; transfer_done resumes the watch */
+		stream->body_length -= (size_t)consumed;
+		memmove(stream->body, stream->body + consumed, stream->body_length);
 		stream->body[stream->body_length] = '\0';
 	}
 	return length;

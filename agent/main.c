@@ -66,6 +66,8 @@ struct agent {
 	int signal_fd, control_fd, metrics_fd, records_fd;
 	bool published;
 	uint64_t apply_retry_at_ms;
+	unsigned long failed_passes;
+	char last_apply_error[512];
 	char pod_cidr[24];
 	long started_at;
 };
@@ -281,6 +283,8 @@ static void status_fill(const struct agent *agent, struct agent_status *status)
 	status->resource_version = agent->kube ? kube_client_resource_version(agent->kube) : "";
 	status->started_at = agent->started_at;
 	status->applied_changes = stats.applied_changes;
+	status->failed_passes = agent->failed_passes;
+	status->last_error = agent->last_apply_error;
 	status->endpoints = stats.endpoints;
 	status->isolated_endpoints = stats.isolated_endpoints;
 	status->identities = stats.identities;
@@ -389,6 +393,9 @@ static int run(struct agent *agent)
 			if (reconciler_apply(agent->reconciler, errbuf, sizeof(errbuf)) < 0) {
 				log_error("apply: %s; retrying", errbuf);
 				agent->apply_retry_at_ms = now + APPLY_RETRY_MS;
+				agent->failed_passes++;
+				snprintf(agent->last_apply_error, sizeof(agent->last_apply_error), "%s",
+					 errbuf);
 			} else {
 				agent->apply_retry_at_ms = 0;
 			}
@@ -406,7 +413,7 @@ static int run(struct agent *agent)
 				struct metrics_sources sources = {
 					agent->options.bpffs, agent->options.state_dir, agent->published,
 					agent->kube,	      agent->flow_log,	      agent->ct_sweep,
-					agent->http_metrics,  agent->otlp,
+					agent->http_metrics,  agent->otlp,	      agent->failed_passes,
 				};
 				metrics_server_serve_one(agent->metrics_fd, &sources);
 			}

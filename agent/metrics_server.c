@@ -382,6 +382,10 @@ void metrics_render(const struct metrics_sources *sources, struct text_buffer *b
 
 	family(body, "weir_datapath_up", "gauge", "1 when the pinned datapath maps can be read.");
 	text_append(body, "weir_datapath_up %d\n", up ? 1 : 0);
+	family(body, "weir_reconcile_failures_total", "counter",
+	       "Policy passes that could not write everything (a full map, a kernel refusal); "
+	       "each is retried, and restricting writes still happen.");
+	text_append(body, "weir_reconcile_failures_total %lu\n", sources->failed_passes);
 	if (up) {
 		struct endpoint_list endpoints = { NULL, 0 };
 		endpoints.records = endpoint_record_load_all(sources->state_dir, &endpoints.count);

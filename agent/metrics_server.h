@@ -26,6 +26,7 @@ struct metrics_sources {
 	const struct ct_sweep *ct_sweep;
 	const struct http_metrics *http;
 	const struct otlp_exporter *otlp;
+	unsigned long failed_passes; /* reconcile passes that could not write everything */
 };
 
 /* Listens on "HOST:PORT". Returns the fd or -errno with errbuf. */

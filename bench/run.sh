@@ -19,7 +19,7 @@ declare -A COMMAND=(
     [cni_latency]="BENCH_PODS=100 ./bench/cni_latency.sh"
     [datapath_bench]="./build/bench/datapath_bench"
     [compare]="BENCH_CMP_ROUNDS=7 BENCH_CMP_OUT=$RUN_DIR ./bench/compare.sh"
-    [pod_rr]="BENCH_RR_ROUNDS=4 BENCH_RR_ITERATIONS=5000 BENCH_RR_SECONDS=1 ./bench/pod_rr.sh"
+    [pod_rr]="BENCH_RR_ROUNDS=6 BENCH_RR_ITERATIONS=20000 BENCH_RR_SECONDS=1 ./bench/pod_rr.sh"
     [agent_propagation]="./bench/agent_propagation.sh"
     [agent_scale]="./bench/agent_scale.sh"
     [services_scale]="BENCH_SVC_ROUNDS=4 ./bench/services_scale.sh"

@@ -255,6 +255,8 @@ test_policy_full_keeps_written_entries_and_recovers() {
     assert_eq "$(probe c "$ip_b")" TimeoutError "c -> b (its rule could not be written) with the map full"
     kill -0 "$AGENT_PID" 2>/dev/null || fail "weir-agent died with the policy map full"
     assert_eq "$(status_field ready)" True "the agent answers and stays ready"
+    [ "$(status_field failedPasses)" -ge 2 ] || fail "status counts the failed passes"
+    assert_contains "$(status_field lastError)" "No space left on device" "status says why"
     # Room again: the retry writes the change.
     drain_policy_map
     wait_probe c "$ip_b" ok 5 "c -> b once the policy map has room"

@@ -14,7 +14,8 @@ extern const struct test_case flow_log_tests[], http_metrics_tests[], otlp_tests
 	ct_sweep_tests[], workload_tests[];
 extern const size_t flow_log_tests_count, http_metrics_tests_count, otlp_tests_count,
 	ct_sweep_tests_count, workload_tests_count;
-extern const struct test_case http_rules_tests[], datapath_config_tests[];
-extern const size_t http_rules_tests_count, datapath_config_tests_count;
+extern const struct test_case http_rules_tests[], datapath_config_tests[], watch_event_tests[];
+extern const size_t http_rules_tests_count, datapath_config_tests_count,
+	watch_event_tests_count;
 
 #endif

@@ -26,5 +26,6 @@ int main(int argc, char **argv)
 	failed += test_run_all("workload", workload_tests, workload_tests_count, filter);
 	failed += test_run_all("datapath_config", datapath_config_tests,
 			       datapath_config_tests_count, filter);
+	failed += test_run_all("watch_event", watch_event_tests, watch_event_tests_count, filter);
 	return failed ? 1 : 0;
 }
