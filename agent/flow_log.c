@@ -45,6 +45,10 @@ struct flow_log {
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	uint64_t next_report_ms;
 	uint64_t suppressed_reported, lost_reported;
+	/* Text lines in the agent log are rate-limited (the JSON flow log has every record). */
+	uint64_t text_window_ms;
+	unsigned text_lines_in_window;
+	unsigned long long text_lines_suppressed;
 	struct flow_log_stats stats;
 };
 
@@ -71,6 +75,28 @@ static const char *drop_reason_name(uint8_t reason)
 	return reason < WEIR_DROP_REASON_MAX && weir_drop_reason_names[reason]
 		       ? weir_drop_reason_names[reason]
 		       : "unknown";
+}
+
+#define TEXT_LINES_PER_SECOND 50
+
+/* Whether one more flow line may go to the agent log in this second. */
+static bool text_line_allowed(struct flow_log *flow_log)
+{
+	struct timespec now;
+	uint64_t now_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	if (now_ms - flow_log->text_window_ms >= 1000) {
+		flow_log->text_window_ms = now_ms;
+		flow_log->text_lines_in_window = 0;
+	}
+	if (flow_log->text_lines_in_window >= TEXT_LINES_PER_SECOND) {
+		flow_log->text_lines_suppressed++;
+		return false;
+	}
+	flow_log->text_lines_in_window++;
+	return true;
 }
 
 static void describe_peer(const struct flow_log *flow_log, uint32_t address_network,
@@ -266,7 +292,7 @@ static void explain_event(struct flow_log *flow_log, const struct weir_event *ev
 		cJSON_AddNumberToObject(line, "length", event->length);
 		emit_line(flow_log, line);
 	}
-	if (event->type != WEIR_EVENT_NEW_FLOW)
+	if (event->type != WEIR_EVENT_NEW_FLOW && text_line_allowed(flow_log))
 		log_info("%s %s %s:%u -> %s %s:%u %s: %s (%s)", verdict, protocol_name(event->protocol),
 			 source, ntohs(event->source_port), destination, destination_ip,
 			 ntohs(event->destination_port), drop_reason_name(event->reason), policy,
@@ -366,7 +392,9 @@ static void explain_http(struct flow_log *flow_log, const struct weir_http_event
 		cJSON_AddNumberToObject(line, "ruleId", event->rule_id);
 		emit_line(flow_log, line);
 	}
-	if (event->outcome == WEIR_HTTP_ANSWERED)
+	if (event->outcome != WEIR_HTTP_UNPARSED && !text_line_allowed(flow_log))
+		; /* counted; the JSON flow log has it */
+	else if (event->outcome == WEIR_HTTP_ANSWERED)
 		log_info("http %s %s -> %s %s%s: %u in %.3f ms (%s)", method_name(request->method),
 			 client.name, server.name, host, path, event->status, latency / 1e6, policy);
 	else if (refused)
@@ -441,7 +469,8 @@ static void explain_flow_end(struct flow_log *flow_log, const struct weir_flow_e
 		cJSON_AddNumberToObject(line, "ruleId", event->rule_id);
 		emit_line(flow_log, line);
 	}
-	log_info("flow ended (%s) %s %s:%u -> %s %s:%u after %.3f s: %llu packets, %llu bytes "
+	if (text_line_allowed(flow_log))
+		log_info("flow ended (%s) %s %s:%u -> %s %s:%u after %.3f s: %llu packets, %llu bytes "
 		 "forward; %llu packets, %llu bytes back (%s)",
 		 flow_end_cause_name(event->cause), protocol_name(event->protocol), source.name,
 		 ntohs(event->source_port), destination.name, destination.ip,
@@ -623,4 +652,10 @@ void flow_log_drain(struct flow_log *flow_log, uint64_t now_ms)
 			 (unsigned long long)(lost - flow_log->lost_reported));
 	flow_log->suppressed_reported = suppressed;
 	flow_log->lost_reported = lost;
+	if (flow_log->text_lines_suppressed) {
+		log_warn("flow log: %llu lines not repeated in this log in the last interval (over %d "
+			 "a second; the flow log and the counters have them all)",
+			 flow_log->text_lines_suppressed, TEXT_LINES_PER_SECOND);
+		flow_log->text_lines_suppressed = 0;
+	}
 }

@@ -23,6 +23,7 @@ kind_up() {
     kind get clusters | grep -qx "$CLUSTER" || kind create cluster --name "$CLUSTER" --config kind-config.yaml
     docker build -t "$IMAGE" .
     kind load docker-image "$IMAGE" --name "$CLUSTER"
+    kubectl --context "kind-$CLUSTER" apply -f manifests/weirnetworkpolicy-crd.yaml
     kubectl --context "kind-$CLUSTER" apply -f manifests/weir.yaml
     kubectl --context "kind-$CLUSTER" -n kube-system rollout status daemonset/weir-agent --timeout=180s
     kubectl --context "kind-$CLUSTER" wait --for=condition=Ready nodes --all --timeout=180s
