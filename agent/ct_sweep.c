@@ -49,22 +49,6 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 }
 
-/* The idle timeout the datapath gave the entry's last refresh (bpf/lib/conntrack.h
- * ct_timeout), so the last activity is the deadline minus it. */
-static uint64_t idle_timeout_ns(uint8_t protocol, uint8_t state)
-{
-	if (protocol == IPPROTO_TCP) {
-		if (state == WEIR_CT_SYN_SENT)
-			return WEIR_CT_TIMEOUT_SYN_NS;
-		if (state == WEIR_CT_CLOSING)
-			return WEIR_CT_TIMEOUT_CLOSING_NS;
-		return WEIR_CT_TIMEOUT_TCP_NS;
-	}
-	if (protocol == IPPROTO_UDP || protocol == IPPROTO_SCTP)
-		return WEIR_CT_TIMEOUT_UDP_NS;
-	return WEIR_CT_TIMEOUT_OTHER_NS;
-}
-
 enum ct_sweep_action ct_sweep_judge(const struct weir_ct_entry *entry, uint64_t now_ns)
 {
 	/* The datapath's own test (ct_find): past the deadline, not at it. */
@@ -84,7 +68,7 @@ enum ct_sweep_action ct_sweep_judge(const struct weir_ct_entry *entry, uint64_t 
 void ct_sweep_summary(const struct weir_ct_key *key, const struct weir_ct_entry *entry,
 		      uint64_t now_ns, struct weir_flow_end_event *event)
 {
-	uint64_t idle = idle_timeout_ns(key->protocol, entry->state);
+	uint64_t idle = weir_ct_timeout_ns(key->protocol, entry->state);
 	uint64_t last_seen = entry->expires_ns > idle ? entry->expires_ns - idle : 0;
 
 	memset(event, 0, sizeof(*event));

@@ -266,6 +266,22 @@ struct weir_maglev_key {
 #define WEIR_CT_TIMEOUT_UDP_NS (60ULL * 1000000000ULL)
 #define WEIR_CT_TIMEOUT_OTHER_NS (30ULL * 1000000000ULL)
 
+/* How long an entry lives after its last packet: the datapath sets the deadline with it, and
+ * the agent's sweep works back from the deadline to the last activity. */
+static inline __u64 weir_ct_timeout_ns(__u8 protocol, __u8 state)
+{
+	if (protocol == 6 /* TCP */) {
+		if (state == WEIR_CT_SYN_SENT)
+			return WEIR_CT_TIMEOUT_SYN_NS;
+		if (state == WEIR_CT_CLOSING)
+			return WEIR_CT_TIMEOUT_CLOSING_NS;
+		return WEIR_CT_TIMEOUT_TCP_NS;
+	}
+	if (protocol == 17 /* UDP */ || protocol == 132 /* SCTP */)
+		return WEIR_CT_TIMEOUT_UDP_NS;
+	return WEIR_CT_TIMEOUT_OTHER_NS;
+}
+
 /* fragments: the first fragment's ports, so later fragments join its connection. */
 struct weir_fragment_key {
 	__u32 source;

@@ -8,21 +8,15 @@
 int command_counters(struct weirctl *ctl, const struct command *command, int argc, char **argv)
 {
 	static const char *const headers[] = {"COUNTER", "VALUE"};
-	int parsed = command_options(ctl, command, argc, argv, NULL, NULL, NULL, NULL);
+	int started;
 	struct datapath datapath;
 	struct table *table;
 	cJSON *list;
-	char errbuf[256];
 	int result;
 
-	if (parsed < 0)
-		return command_options_exit(parsed);
-	if (parsed != argc)
-		return command_usage_error(command, "takes no arguments, got \"%s\"", argv[parsed]);
-	if (datapath_open(&datapath, ctl->bpffs, errbuf, sizeof(errbuf)) < 0) {
-		output_datapath_error(ctl, errbuf);
-		return 1;
-	}
+	started = command_start_with_datapath(ctl, command, argc, argv, &datapath);
+	if (started >= 0)
+		return started;
 	table = table_new(2, headers);
 	table_align_right(table, 1);
 	list = cJSON_CreateArray();
@@ -37,14 +31,7 @@ int command_counters(struct weirctl *ctl, const struct command *command, int arg
 		cJSON_AddNumberToObject(item, "value", (double)total);
 		cJSON_AddItemToArray(list, item);
 	}
-	if (output_is_json(ctl)) {
-		result = output_json_print(list);
-		list = NULL;
-	} else {
-		result = table_print(table, stdout) == 0 ? 0 : 1;
-	}
-	cJSON_Delete(list);
-	table_free(table);
+	result = output_listing(ctl, table, list);
 	datapath_close(&datapath);
 	return result;
 }

@@ -45,23 +45,17 @@ static int by_endpoint_and_reason(const void *left, const void *right)
 int command_drops(struct weirctl *ctl, const struct command *command, int argc, char **argv)
 {
 	static const char *const headers[] = {"ID", "POD", "REASON", "DIR", "PACKETS", "BYTES"};
-	int parsed = command_options(ctl, command, argc, argv, NULL, NULL, NULL, NULL);
+	int started;
 	struct drop_rows rows = {NULL, 0};
 	struct datapath datapath;
 	struct names names;
 	struct table *table;
 	cJSON *list;
-	char errbuf[256];
 	int result;
 
-	if (parsed < 0)
-		return command_options_exit(parsed);
-	if (parsed != argc)
-		return command_usage_error(command, "takes no arguments, got \"%s\"", argv[parsed]);
-	if (datapath_open(&datapath, ctl->bpffs, errbuf, sizeof(errbuf)) < 0) {
-		output_datapath_error(ctl, errbuf);
-		return 1;
-	}
+	started = command_start_with_datapath(ctl, command, argc, argv, &datapath);
+	if (started >= 0)
+		return started;
 	names_load(&names, ctl->state_dir);
 	datapath_drop_for_each(&datapath, collect, &rows);
 	qsort(rows.rows, rows.count, sizeof(*rows.rows), by_endpoint_and_reason);
@@ -104,14 +98,7 @@ int command_drops(struct weirctl *ctl, const struct command *command, int argc, 
 		cJSON_AddNumberToObject(item, "bytes", (double)row->bytes);
 		cJSON_AddItemToArray(list, item);
 	}
-	if (output_is_json(ctl)) {
-		result = output_json_print(list);
-		list = NULL;
-	} else {
-		result = table_print(table, stdout) == 0 ? 0 : 1;
-	}
-	cJSON_Delete(list);
-	table_free(table);
+	result = output_listing(ctl, table, list);
 	free(rows.rows);
 	names_free(&names);
 	datapath_close(&datapath);

@@ -25,22 +25,16 @@ int command_endpoints(struct weirctl *ctl, const struct command *command, int ar
 	static const char *const headers[] = {"ID",	"ADDRESS",	 "POD",
 					      "HOST-VETH", "POD-MAC",	 "IN-MAP",
 					      "FROM-POD-PKTS", "TO-POD-PKTS", "IDENTITY"};
-	int parsed = command_options(ctl, command, argc, argv, NULL, NULL, NULL, NULL);
+	int started;
 	struct datapath datapath;
 	struct names names;
 	struct table *table;
 	cJSON *list;
-	char errbuf[256];
 	int result;
 
-	if (parsed < 0)
-		return command_options_exit(parsed);
-	if (parsed != argc)
-		return command_usage_error(command, "takes no arguments, got \"%s\"", argv[parsed]);
-	if (datapath_open(&datapath, ctl->bpffs, errbuf, sizeof(errbuf)) < 0) {
-		output_datapath_error(ctl, errbuf);
-		return 1;
-	}
+	started = command_start_with_datapath(ctl, command, argc, argv, &datapath);
+	if (started >= 0)
+		return started;
 	names_load(&names, ctl->state_dir);
 	qsort(names.records, names.record_count, sizeof(*names.records), by_endpoint_id);
 	table = table_new(9, headers);

@@ -76,14 +76,7 @@ int command_identities(struct weirctl *ctl, const struct command *command, int a
 		table_cell(table, "%s", words ? words : "?");
 		cJSON_AddItemToArray(list, item);
 	}
-	if (output_is_json(ctl)) {
-		result = output_json_print(list);
-		list = NULL;
-	} else {
-		result = table_print(table, stdout) == 0 ? 0 : 1;
-	}
-	cJSON_Delete(list);
-	table_free(table);
+	result = output_listing(ctl, table, list);
 	free(ids);
 	names_free(&names);
 	return result;

@@ -74,7 +74,7 @@ static void add_service(struct datapath *datapath, const struct names *names,
 int command_services(struct weirctl *ctl, const struct command *command, int argc, char **argv)
 {
 	static const char *const headers[] = {"ADDRESS", "PROTO", "SERVICE", "BACKENDS"};
-	int parsed = command_options(ctl, command, argc, argv, NULL, NULL, NULL, NULL);
+	int started;
 	struct service_row *rows = NULL;
 	size_t count = 0;
 	struct weir_service_key key, next;
@@ -83,17 +83,11 @@ int command_services(struct weirctl *ctl, const struct command *command, int arg
 	struct names names;
 	struct table *table;
 	cJSON *list;
-	char errbuf[256];
 	int result;
 
-	if (parsed < 0)
-		return command_options_exit(parsed);
-	if (parsed != argc)
-		return command_usage_error(command, "takes no arguments, got \"%s\"", argv[parsed]);
-	if (datapath_open(&datapath, ctl->bpffs, errbuf, sizeof(errbuf)) < 0) {
-		output_datapath_error(ctl, errbuf);
-		return 1;
-	}
+	started = command_start_with_datapath(ctl, command, argc, argv, &datapath);
+	if (started >= 0)
+		return started;
 	names_load(&names, ctl->state_dir);
 	while (bpf_map_get_next_key(datapath.services_fd, previous, &next) == 0) {
 		struct service_row row = {.key = next};
@@ -112,14 +106,7 @@ int command_services(struct weirctl *ctl, const struct command *command, int arg
 	list = cJSON_CreateArray();
 	for (size_t i = 0; i < count; i++)
 		add_service(&datapath, &names, &rows[i], table, list);
-	if (output_is_json(ctl)) {
-		result = output_json_print(list);
-		list = NULL;
-	} else {
-		result = table_print(table, stdout) == 0 ? 0 : 1;
-	}
-	cJSON_Delete(list);
-	table_free(table);
+	result = output_listing(ctl, table, list);
 	free(rows);
 	names_free(&names);
 	datapath_close(&datapath);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datapath.h"
 #include "output.h"
 #include "weirctl.h"
 
@@ -91,6 +92,23 @@ int command_usage_error(const struct command *command, const char *format, ...)
 	fputc('\n', stderr);
 	command_usage(command, stderr);
 	return EXIT_USAGE;
+}
+
+int command_start_with_datapath(struct weirctl *ctl, const struct command *command, int argc,
+				char **argv, struct datapath *datapath)
+{
+	int parsed = command_options(ctl, command, argc, argv, NULL, NULL, NULL, NULL);
+	char errbuf[256];
+
+	if (parsed < 0)
+		return command_options_exit(parsed);
+	if (parsed != argc)
+		return command_usage_error(command, "takes no arguments, got \"%s\"", argv[parsed]);
+	if (datapath_open(datapath, ctl->bpffs, errbuf, sizeof(errbuf)) < 0) {
+		output_datapath_error(ctl, errbuf);
+		return 1;
+	}
+	return -1;
 }
 
 int command_options(struct weirctl *ctl, const struct command *command, int argc, char **argv,

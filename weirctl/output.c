@@ -2,6 +2,7 @@
  * operator uses; they repeat the paths weirctl tried, since a wrong --bpffs or --state-dir (or
  * the wrong network namespace) looks exactly like an agent that is not running. */
 #include "output.h"
+#include "table.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -100,4 +101,19 @@ void duration_format(uint64_t nanoseconds, char *out, size_t size)
 		snprintf(out, size, "%.1f ms", (double)nanoseconds / 1e6);
 	else
 		snprintf(out, size, "%llu us", (unsigned long long)(nanoseconds / 1000));
+}
+
+int output_listing(const struct weirctl *ctl, struct table *table, cJSON *list)
+{
+	int result;
+
+	if (output_is_json(ctl)) {
+		result = output_json_print(list);
+		list = NULL;
+	} else {
+		result = table_print(table, stdout) == 0 ? 0 : 1;
+	}
+	cJSON_Delete(list);
+	table_free(table);
+	return result;
 }

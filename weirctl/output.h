@@ -21,6 +21,10 @@ static inline bool output_is_json(const struct weirctl *ctl)
 /* Prints the document as one line of JSON and frees it. Returns 0, or 1 when out of memory. */
 int output_json_print(cJSON *document);
 
+struct table;
+/* A listing's end: list as JSON with -o json, else the table. Frees both; returns the exit code. */
+int output_listing(const struct weirctl *ctl, struct table *table, cJSON *list);
+
 /* The pinned maps could not be opened: errbuf, the --bpffs tried, how to start the agent. */
 void output_datapath_error(const struct weirctl *ctl, const char *errbuf);
 /* The control socket did not answer: its path, why, and how to start the agent. */

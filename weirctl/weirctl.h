@@ -46,6 +46,13 @@ void command_usage(const struct command *command, FILE *stream);
 int command_usage_error(const struct command *command, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
+struct datapath;
+/* The start of every command that reads the pinned maps and takes no arguments: options
+ * parsed, the datapath opened. Returns -1 when the command may go on, else its exit code
+ * (help printed, a usage error, or the maps could not be opened, said with what to do). */
+int command_start_with_datapath(struct weirctl *ctl, const struct command *command, int argc,
+				char **argv, struct datapath *datapath);
+
 int command_status(struct weirctl *ctl, const struct command *command, int argc, char **argv);
 int command_endpoints(struct weirctl *ctl, const struct command *command, int argc, char **argv);
 int command_counters(struct weirctl *ctl, const struct command *command, int argc, char **argv);

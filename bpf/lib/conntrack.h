@@ -43,16 +43,7 @@ static __always_inline void ct_key_swap(const struct weir_ct_key *key, struct we
 
 static __always_inline __u64 ct_timeout(__u8 protocol, __u8 state)
 {
-	if (protocol == IPPROTO_TCP) {
-		if (state == WEIR_CT_SYN_SENT)
-			return WEIR_CT_TIMEOUT_SYN_NS;
-		if (state == WEIR_CT_CLOSING)
-			return WEIR_CT_TIMEOUT_CLOSING_NS;
-		return WEIR_CT_TIMEOUT_TCP_NS;
-	}
-	if (protocol == IPPROTO_UDP || protocol == IPPROTO_SCTP)
-		return WEIR_CT_TIMEOUT_UDP_NS;
-	return WEIR_CT_TIMEOUT_OTHER_NS;
+	return weir_ct_timeout_ns(protocol, state);
 }
 
 /* An entry past its deadline is treated as absent (and left for the LRU or a new insert). */
