@@ -72,23 +72,7 @@ void ct_sweep_summary(const struct weir_ct_key *key, const struct weir_ct_entry 
 	uint64_t last_seen = entry->expires_ns > idle ? entry->expires_ns - idle : 0;
 
 	memset(event, 0, sizeof(*event));
-	event->timestamp_ns = now_ns;
-	event->type = WEIR_EVENT_FLOW_END;
-	event->cause = WEIR_FLOW_END_EXPIRED;
-	event->protocol = key->protocol;
-	event->source = key->source;
-	event->destination = key->destination;
-	event->source_port = key->source_port;
-	event->destination_port = key->destination_port;
-	event->source_endpoint_id = entry->source_endpoint_id;
-	event->destination_endpoint_id = entry->destination_endpoint_id;
-	event->rule_id = entry->rule_id;
-	event->duration_ns =
-		entry->created_ns && last_seen > entry->created_ns ? last_seen - entry->created_ns : 0;
-	event->forward_packets = entry->forward_packets;
-	event->forward_bytes = entry->forward_bytes;
-	event->reply_packets = entry->reply_packets;
-	event->reply_bytes = entry->reply_bytes;
+	weir_flow_end_fill(event, key, entry, WEIR_FLOW_END_EXPIRED, now_ns, last_seen);
 }
 
 struct ct_sweep *ct_sweep_open(const char *bpffs, struct flow_log *flow_log, char *errbuf,

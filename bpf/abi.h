@@ -500,6 +500,33 @@ struct weir_flow_end_event {
 	__u64 reply_bytes;
 };
 
+/* A connection's summary from its conntrack entry, written the same way by the datapath (on
+ * FIN/RST) and the agent's sweep (on expiry); ended_ns: when it ended (its last activity). */
+static inline void weir_flow_end_fill(struct weir_flow_end_event *event,
+				      const struct weir_ct_key *key,
+				      const struct weir_ct_entry *entry, __u8 cause, __u64 now_ns,
+				      __u64 ended_ns)
+{
+	event->timestamp_ns = now_ns;
+	event->type = WEIR_EVENT_FLOW_END;
+	event->cause = cause;
+	event->protocol = key->protocol;
+	event->reserved = 0;
+	event->source = key->source;
+	event->destination = key->destination;
+	event->source_port = key->source_port;
+	event->destination_port = key->destination_port;
+	event->source_endpoint_id = entry->source_endpoint_id;
+	event->destination_endpoint_id = entry->destination_endpoint_id;
+	event->rule_id = entry->rule_id;
+	event->duration_ns =
+		entry->created_ns && ended_ns > entry->created_ns ? ended_ns - entry->created_ns : 0;
+	event->forward_packets = entry->forward_packets;
+	event->forward_bytes = entry->forward_bytes;
+	event->reply_packets = entry->reply_packets;
+	event->reply_bytes = entry->reply_bytes;
+}
+
 /* http_rules: hash {rule id, index} -> one matcher; indexes run 0..n-1 without gaps. A request
  * passes when any matcher of its connection's rule set matches all of its given fields. */
 #define WEIR_HTTP_RULES_PER_SET 16

@@ -10,40 +10,11 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "checksum.h"
+
 #define SCTP_COMMON_HEADER 12
 #define SCTP_INIT_CHUNK	   20
 #define ICMP_ECHO_HEADER   8
-
-static uint32_t checksum_add(uint32_t sum, const void *data, size_t length)
-{
-	const uint8_t *bytes = data;
-
-	for (size_t i = 0; i + 1 < length; i += 2)
-		sum += (uint32_t)(bytes[i] << 8 | bytes[i + 1]);
-	if (length & 1)
-		sum += (uint32_t)bytes[length - 1] << 8;
-	return sum;
-}
-
-static uint16_t checksum_finish(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
-
-/* SCTP's checksum is CRC32c (RFC 4960 appendix B), stored little-endian as computed. */
-static uint32_t crc32c(const uint8_t *data, size_t length)
-{
-	uint32_t crc = 0xffffffffu;
-
-	for (size_t i = 0; i < length; i++) {
-		crc ^= data[i];
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
 
 static size_t l4_length(uint8_t protocol)
 {

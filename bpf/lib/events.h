@@ -53,21 +53,31 @@ static __always_inline int event_budget_take(void)
 	return 1;
 }
 
+/* Room for one record within the rate budget; NULL (counted as suppressed or lost) when
+ * there is none. size must be a constant. */
+static __always_inline void *event_reserve(__u64 size)
+{
+	void *record;
+
+	if (!event_budget_take()) {
+		metrics_count(WEIR_COUNTER_EVENTS_SUPPRESSED);
+		return 0;
+	}
+	record = bpf_ringbuf_reserve(&events, size, 0);
+	if (!record)
+		metrics_count(WEIR_COUNTER_EVENTS_LOST);
+	return record;
+}
+
 static __always_inline void event_emit(__u8 type, __u8 reason, __u8 direction, __u32 endpoint_id,
 				       __u32 peer_identity, __u32 rule_id,
 				       const struct packet *packet)
 {
 	struct weir_event *event;
 
-	if (!event_budget_take()) {
-		metrics_count(WEIR_COUNTER_EVENTS_SUPPRESSED);
+	event = event_reserve(sizeof(*event));
+	if (!event)
 		return;
-	}
-	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-	if (!event) {
-		metrics_count(WEIR_COUNTER_EVENTS_LOST);
-		return;
-	}
 	event->timestamp_ns = bpf_ktime_get_ns();
 	event->type = type;
 	event->reason = reason;
@@ -92,32 +102,10 @@ static __always_inline void flow_end_emit(const struct weir_ct_key *key,
 	metrics_count(WEIR_COUNTER_FLOWS_ENDED);
 	if (!flow_events_on())
 		return;
-	if (!event_budget_take()) {
-		metrics_count(WEIR_COUNTER_EVENTS_SUPPRESSED);
+	event = event_reserve(sizeof(*event));
+	if (!event)
 		return;
-	}
-	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-	if (!event) {
-		metrics_count(WEIR_COUNTER_EVENTS_LOST);
-		return;
-	}
-	event->timestamp_ns = now;
-	event->type = WEIR_EVENT_FLOW_END;
-	event->cause = cause;
-	event->protocol = key->protocol;
-	event->reserved = 0;
-	event->source = key->source;
-	event->destination = key->destination;
-	event->source_port = key->source_port;
-	event->destination_port = key->destination_port;
-	event->source_endpoint_id = entry->source_endpoint_id;
-	event->destination_endpoint_id = entry->destination_endpoint_id;
-	event->rule_id = entry->rule_id;
-	event->duration_ns = now - entry->created_ns;
-	event->forward_packets = entry->forward_packets;
-	event->forward_bytes = entry->forward_bytes;
-	event->reply_packets = entry->reply_packets;
-	event->reply_bytes = entry->reply_bytes;
+	weir_flow_end_fill(event, key, entry, cause, now, now);
 	bpf_ringbuf_submit(event, event_wakeup_flags());
 }
 

@@ -57,15 +57,9 @@ static __always_inline void http_event_emit(const struct http_context *context,
 
 	if (!reason && !flow_events_on())
 		return;
-	if (!event_budget_take()) {
-		metrics_count(WEIR_COUNTER_EVENTS_SUPPRESSED);
+	event = event_reserve(sizeof(*event));
+	if (!event)
 		return;
-	}
-	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-	if (!event) {
-		metrics_count(WEIR_COUNTER_EVENTS_LOST);
-		return;
-	}
 	event->timestamp_ns = context->now;
 	event->type = WEIR_EVENT_HTTP;
 	event->reason = reason;

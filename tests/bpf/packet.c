@@ -10,26 +10,10 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "checksum.h"
+
 static const uint8_t default_source_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t default_destination_mac[6] = { 0x02, 0, 0, 0, 0, 0xfe };
-
-static uint32_t checksum_add(uint32_t sum, const void *data, size_t length)
-{
-	const uint8_t *bytes = data;
-
-	for (size_t i = 0; i + 1 < length; i += 2)
-		sum += (uint32_t)(bytes[i] << 8 | bytes[i + 1]);
-	if (length & 1)
-		sum += (uint32_t)bytes[length - 1] << 8;
-	return sum;
-}
-
-static uint16_t checksum_finish(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
 
 static size_t l4_header_length(const struct packet_spec *spec)
 {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checksum.h"
 #include "fixture.h"
 #include "suites.h"
 
@@ -69,20 +70,6 @@ static void udp_service_keeps_checksums_right(void)
 	ASSERT_EQ(ipv4_header_checksum(result.frame + 14), 0, "IP checksum");
 }
 
-/* CRC32c as SCTP computes it (RFC 4960 appendix B), bit by bit: the reference the datapath's
- * incremental update is checked against. */
-static uint32_t crc32c(const uint8_t *data, size_t length)
-{
-	uint32_t crc = 0xffffffffu;
-
-	for (size_t i = 0; i < length; i++) {
-		crc ^= data[i];
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ ((crc & 1) ? 0x82f63b78u : 0);
-	}
-	return ~crc;
-}
-
 /* Writes a valid checksum into the SCTP packet of frame, or checks it (0: valid). */
 static uint32_t sctp_checksum(uint8_t *frame, size_t frame_length, int write)
 {
@@ -92,6 +79,7 @@ static uint32_t sctp_checksum(uint8_t *frame, size_t frame_length, int write)
 
 	memcpy(&stored, sctp + 8, 4);
 	memset(sctp + 8, 0, 4);
+	/* The whole-packet reference the datapath's incremental update is checked against. */
 	computed = crc32c(sctp, length); /* little-endian on the wire, as Linux stores it */
 	memcpy(sctp + 8, write ? &computed : &stored, 4);
 	return write ? 0 : stored ^ computed;
