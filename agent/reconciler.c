@@ -266,19 +266,35 @@ static bool http_sets_equal(const struct http_rule_set *a, const struct http_rul
 }
 
 /* Writes what desired has and the map lacks (or holds differently). */
+/* Writes the sets that changed. A set the kernel refuses (a full map) is taken out entirely
+ * rather than left half written with old and new matchers mixed: the entries naming it then
+ * deny every request (fail closed) until a retry writes it whole; *refused says so, errbuf
+ * keeps the first refusal. Returns -1 only when out of memory. */
 static int http_sets_write(struct reconciler *reconciler, const struct http_set_list *desired,
-			   size_t *written, char *errbuf, size_t errlen)
+			   size_t *written, bool *refused, char *errbuf, size_t errlen)
 {
 	for (size_t i = 0; i < desired->count; i++) {
 		const struct http_rule_set *set = &desired->items[i];
 		const struct http_rule_set *old = http_set_find(&reconciler->written_http,
 								set->rule_id);
+		char ignored[256];
+
 		if (old && http_sets_equal(old, set))
 			continue;
 		if (http_rules_write(reconciler->datapath.http_rules_fd, set->rule_id, set->rules,
-				     set->count, old ? old->count : 0, errbuf, errlen) < 0 ||
-		    http_set_put(&reconciler->written_http, set) < 0)
+				     set->count, old ? old->count : 0, *refused ? ignored : errbuf,
+				     *refused ? sizeof(ignored) : errlen) < 0) {
+			http_rules_delete(reconciler->datapath.http_rules_fd, set->rule_id, ignored,
+					  sizeof(ignored));
+			http_set_remove(&reconciler->written_http, set->rule_id);
+			*refused = true;
+			continue;
+		}
+		if (http_set_put(&reconciler->written_http, set) < 0) {
+			snprintf(errbuf, errlen, "remember HTTP rule set %u: out of memory",
+				 set->rule_id);
 			return -1;
+		}
 		(*written)++;
 	}
 	return 0;
@@ -967,8 +983,8 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	 * no entry names an HTTP rule set that is not written yet (a missing set denies). */
 	if (ipcache_write(reconciler, &desired, true, &counts, errbuf, errlen) < 0)
 		goto out;
-	if (http_sets_write(reconciler, &desired_http, &counts.http_sets_written, errbuf, errlen) <
-	    0)
+	if (http_sets_write(reconciler, &desired_http, &counts.http_sets_written, &additions_failed,
+			    errbuf, errlen) < 0)
 		goto out;
 	/* A refused addition (a full map) fails closed: the pass goes on with every restriction
 	 * (isolation, removals) so the datapath never allows more than the policies say, and
