@@ -163,10 +163,16 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		ended = ct_tcp_ended(entry, packet, tracked.status == CT_REPLY);
 		if (ended)
 			flow_end_emit(&tracked.key, entry, ended, now);
-		verdict = http_inspect(skb, packet, entry, &tracked.key,
-				       hook | (tracked.status == CT_REPLY ? HTTP_INSPECT_REPLY : 0));
-		if (verdict != HTTP_CONTINUE)
-			return verdict;
+		/* Only payload, or a connection whose request was refused, concerns HTTP: pure ACKs
+		 * and other protocols skip the call on the per-packet path. */
+		if (packet->protocol == IPPROTO_TCP &&
+		    (packet->payload_length || entry->http_state >= WEIR_HTTP_DENIED)) {
+			verdict = http_inspect(skb, packet, entry, &tracked.key,
+					       hook | (tracked.status == CT_REPLY ? HTTP_INSPECT_REPLY
+										  : 0));
+			if (verdict != HTTP_CONTINUE)
+				return verdict;
+		}
 		if (tracked.status == CT_REPLY && (entry->flags & WEIR_CT_FLAG_REVNAT)) {
 			reverse->address = entry->nat_address;
 			reverse->port = entry->nat_port;
