@@ -55,8 +55,16 @@ $(OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h $(wildcard common/
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Icni -Iagent -Itests -Itests/bpf -c $< -o $@
 
-$(BUILD)/weir-cni: $(call obj,$(CNI_SRC) $(COMMON_SRC))
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# weir-cni is statically linked: the runtime execs it on nodes that have only libc (a kind
+# node has none of weir's libraries). Debian ships no static cJSON, so scripts/static-cjson.sh
+# builds one from Debian's source of the installed version.
+CNI_STATIC_LIBS := $(BUILD)/static/libcjson.a -lnl-route-3 -lnl-3 -lbpf -lelf -lz -lyaml -lpthread -lm
+
+$(BUILD)/static/libcjson.a: scripts/static-cjson.sh
+	@./scripts/static-cjson.sh $(@D)
+
+$(BUILD)/weir-cni: $(call obj,$(CNI_SRC) $(COMMON_SRC)) $(BUILD)/static/libcjson.a
+	$(CC) $(LDFLAGS) -static $(filter %.o,$^) $(CNI_STATIC_LIBS) -o $@
 
 $(BUILD)/weir-agent: $(call obj,$(AGENT_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
