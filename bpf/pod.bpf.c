@@ -37,11 +37,27 @@ struct judgment {
 	__u32 rule_id;
 };
 
+/* The identity a connection's source is judged as by the destination. This node (the kubelet)
+ * and the hairpin address (a pod reaching itself through a Service, judged as itself) are
+ * believed only on a path where the host could have made them (host_path); a packet that
+ * entered the node from outside with such a source is a spoof and is the world it came from. */
+static __always_inline __u32 source_identity(const struct weir_ct_key *key, int host_path)
+{
+	__u32 identity;
+
+	if (key->source == bpf_htonl(WEIR_HAIRPIN_ADDRESS))
+		return host_path ? identity_of(key->destination) : WEIR_IDENTITY_WORLD;
+	identity = identity_of(key->source);
+	if (identity == WEIR_IDENTITY_HOST && !host_path)
+		return WEIR_IDENTITY_WORLD;
+	return identity;
+}
+
 /* Both policies of a connection: the source's egress (when the source is local) and the
  * destination's ingress (when the destination is local). */
 static __always_inline struct judgment judge_connection(const struct weir_ct_key *key,
 							__u32 source_endpoint_id,
-							__u32 destination_endpoint_id)
+							__u32 destination_endpoint_id, int host_path)
 {
 	struct judgment judgment = { .allowed = 1 };
 	__u16 port = key->protocol == IPPROTO_ICMP ? 0 : key->destination_port;
@@ -62,9 +78,7 @@ static __always_inline struct judgment judge_connection(const struct weir_ct_key
 		}
 	}
 	if (destination_endpoint_id) {
-		/* A pod reaching itself through a Service is its own peer. */
-		__u32 peer = key->source == bpf_htonl(WEIR_HAIRPIN_ADDRESS) ? identity_of(key->destination)
-									     : identity_of(key->source);
+		__u32 peer = source_identity(key, host_path);
 		/* Kubernetes: the node always reaches its own pods (kubelet probes). */
 		if (peer == WEIR_IDENTITY_HOST)
 			return judgment;
@@ -109,18 +123,75 @@ struct reverse_nat {
 	__u8 hairpin; /* the reply's destination is the hairpin address: back to the client */
 };
 
+/* A connection conntrack does not know (its key: the packet's own tuple): both policies judge
+ * it, and an allowed one is tracked. Not inlined: on a call chain of its own, it keeps
+ * from_pod's frame within the verifier's stack limit next to the HTTP inspection's. */
+static __always_inline int admit_new_connection(struct __sk_buff *skb, struct packet *packet,
+					   const struct weir_endpoint *source,
+					   const struct weir_endpoint *destination,
+					   const struct service_nat *nat)
+{
+	int from_pod = source != 0;
+	__u32 source_endpoint_id = source ? source->endpoint_id : 0;
+	__u32 destination_endpoint_id = destination ? destination->endpoint_id : 0;
+	struct weir_ct_key key;
+	struct judgment judgment;
+	struct ct_origin origin = {};
+
+	ct_key_of(packet, &key);
+	/* The host itself could have made the packet: from_pod (its hairpin rewrite), or to_pod
+	 * for a packet that entered through no interface (skb->ingress_ifindex 0; from_uplink's
+	 * packets entered through the uplink). */
+	judgment = judge_connection(&key, source_endpoint_id, destination_endpoint_id,
+				    from_pod || skb->ingress_ifindex == 0);
+	if (!judgment.allowed)
+		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
+				   judgment.peer_identity, judgment.rule_id);
+	origin.revision = policy_current_revision();
+	origin.rule_id = judgment.rule_id;
+	origin.nat_address = nat->translated ? nat->vip : 0;
+	origin.nat_port = nat->translated ? nat->vip_port : 0;
+	origin.flags = (nat->hairpin ? WEIR_CT_FLAG_HAIRPIN : 0) |
+		       (judgment.http ? WEIR_CT_FLAG_HTTP_RULES : 0);
+	if (ct_create(&key, packet, source, destination, &origin) < 0)
+		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
+				   WEIR_DROP_MAP_FULL,
+				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
+	metrics_count(WEIR_COUNTER_CT_NEW);
+	if (flow_events_on())
+		event_emit(WEIR_EVENT_NEW_FLOW, 0,
+			   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
+			   from_pod ? source_endpoint_id : destination_endpoint_id,
+			   identity_of(from_pod ? packet->destination : packet->source),
+			   judgment.rule_id, packet);
+	return CONTINUE;
+}
+
+/* source/destination: the packet's local endpoints (NULL: not local). The source is known
+ * only from a pod (from_pod); the destination everywhere but in a reply to the hairpin
+ * address (rewritten to the pod only after enforcement). */
 static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet, enum hook hook,
-				   __u32 source_endpoint_id, __u32 destination_endpoint_id,
+				   const struct weir_endpoint *source,
+				   const struct weir_endpoint *destination,
 				   const struct service_nat *nat, struct reverse_nat *reverse)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 revision = policy_current_revision();
-	struct ct_lookup_result tracked = ct_lookup(packet, now);
 	int from_pod = hook == HOOK_FROM_POD;
+	struct ct_lookup_result tracked;
+	__u32 source_endpoint_id = source ? source->endpoint_id : 0;
+	__u32 destination_endpoint_id = destination ? destination->endpoint_id : 0;
 	struct judgment judgment;
 	int verdict;
 	__u8 ended;
 
+	/* An entry made for other endpoints than the packet's (an address that became a pod, a
+	 * pod on a deleted pod's address) is not this connection's: the packet is new. */
+	ct_track(packet, &tracked, source, destination,
+		 (from_pod ? CT_FROM_POD | CT_KNOW_SENDER : 0) |
+			 (!from_pod || packet->destination != bpf_htonl(WEIR_HAIRPIN_ADDRESS)
+				  ? CT_KNOW_RECEIVER
+				  : 0));
 	if (tracked.status == CT_RELATED) {
 		metrics_count(WEIR_COUNTER_CT_RELATED);
 		return CONTINUE;
@@ -144,7 +215,7 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		if (entry->revision != revision) {
 			metrics_count(WEIR_COUNTER_CT_REJUDGED);
 			judgment = judge_connection(&tracked.key, entry->source_endpoint_id,
-						    entry->destination_endpoint_id);
+						    entry->destination_endpoint_id, 1);
 			if (!judgment.allowed)
 				return revoke_connection(skb, packet, &tracked.key, &judgment,
 							 from_pod);
@@ -183,27 +254,7 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		return CONTINUE;
 	}
 
-	judgment = judge_connection(&tracked.key, source_endpoint_id, destination_endpoint_id);
-	if (!judgment.allowed)
-		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
-				   judgment.peer_identity, judgment.rule_id);
-	if (ct_create(&tracked.key, packet, revision, judgment.rule_id, source_endpoint_id,
-		      destination_endpoint_id, nat->translated ? nat->vip : 0,
-		      nat->translated ? nat->vip_port : 0,
-		      (nat->hairpin ? WEIR_CT_FLAG_HAIRPIN : 0) |
-			      (judgment.http ? WEIR_CT_FLAG_HTTP_RULES : 0),
-		      now) < 0)
-		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
-				   WEIR_DROP_MAP_FULL,
-				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
-	metrics_count(WEIR_COUNTER_CT_NEW);
-	if (flow_events_on())
-		event_emit(WEIR_EVENT_NEW_FLOW, 0,
-			   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
-			   from_pod ? source_endpoint_id : destination_endpoint_id,
-			   identity_of(from_pod ? packet->destination : packet->source),
-			   judgment.rule_id, packet);
-	return CONTINUE;
+	return admit_new_connection(skb, packet, source, destination, nat);
 }
 
 /* Drops for packets that never reach conntrack: unsupported or malformed. */
@@ -245,7 +296,6 @@ int from_pod(struct __sk_buff *skb)
 	struct weir_endpoint *source, *destination;
 	struct service_nat nat = {};
 	struct reverse_nat reverse = {};
-	__u32 destination_endpoint_id = 0;
 	int verdict;
 
 	if (parsed == PARSE_ARP)
@@ -288,14 +338,9 @@ int from_pod(struct __sk_buff *skb)
 			return TC_ACT_SHOT;
 	}
 
-	destination = endpoint_by_address(packet.destination);
-	if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
-		destination_endpoint_id = destination->endpoint_id;
-	else
-		destination = 0;
+	destination = local_endpoint_by_address(packet.destination);
 
-	verdict = enforce(skb, &packet, HOOK_FROM_POD, source->endpoint_id, destination_endpoint_id, &nat,
-			  &reverse);
+	verdict = enforce(skb, &packet, HOOK_FROM_POD, source, destination, &nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (reverse.address) {
@@ -332,11 +377,16 @@ int from_uplink(struct __sk_buff *skb)
 	struct service_nat nat = {};
 	struct reverse_nat reverse = {};
 	struct weir_endpoint *destination;
-	__u32 destination_endpoint_id = 0;
 	int verdict;
 
 	if (parsed != PARSE_IPV4 || packet.is_later_fragment)
 		return TC_ACT_OK; /* the host's own traffic: not weir's to judge */
+	/* Nothing from outside honestly comes from this node or the hairpin address: both would
+	 * be believed as the host (or as the pod itself) further on. */
+	if (packet.source == bpf_htonl(WEIR_HAIRPIN_ADDRESS) ||
+	    identity_of(packet.source) == WEIR_IDENTITY_HOST)
+		return drop_packet(&packet, 0, WEIR_DROP_SPOOFED_SOURCE_IP, WEIR_DIRECTION_INGRESS,
+				   0, 0);
 	if ((packet.protocol == IPPROTO_TCP || packet.protocol == IPPROTO_UDP) &&
 	    masquerade_ingress(skb, &packet) != 0)
 		return TC_ACT_OK; /* a reply to a pod: the host routes it, to_pod judges it */
@@ -351,13 +401,8 @@ int from_uplink(struct __sk_buff *skb)
 	default:
 		break;
 	}
-	destination = endpoint_by_address(packet.destination);
-	if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
-		destination_endpoint_id = destination->endpoint_id;
-	else
-		destination = 0;
-	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination_endpoint_id, &nat,
-			  &reverse);
+	destination = local_endpoint_by_address(packet.destination);
+	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination, &nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (destination) {
@@ -420,8 +465,7 @@ int to_pod(struct __sk_buff *skb)
 				   WEIR_DROP_FRAGMENT_WITHOUT_FIRST, WEIR_DIRECTION_INGRESS, 0, 0);
 
 	/* From the host or another node: only the destination's ingress policy is ours. */
-	verdict = enforce(skb, &packet, HOOK_TO_POD, 0, destination->endpoint_id, &no_nat,
-			  &reverse);
+	verdict = enforce(skb, &packet, HOOK_TO_POD, 0, destination, &no_nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (reverse.address) {
