@@ -126,19 +126,23 @@ void pod_identity_cache_reset(void)
 	}
 }
 
-uint32_t pod_identity(struct object_store *store, struct id_table *identities, const cJSON *pod)
+uint32_t pod_identity_checked(struct object_store *store, struct id_table *identities,
+			      const cJSON *pod, bool *out_of_memory)
 {
 	size_t bucket = ((uintptr_t)pod >> 4) % IDENTITY_CACHE_BUCKETS;
 	struct cached_identity *cached;
 	char *key;
 	uint32_t identity;
 
+	*out_of_memory = false;
 	for (cached = identity_cache[bucket]; cached; cached = cached->next) {
 		if (cached->pod == pod && cached->table == identities)
 			return cached->identity;
 	}
 	key = pod_identity_key(store, pod);
 	identity = key ? id_table_use(identities, key) : 0;
+	if (!identity && (!key || id_table_has_room(identities)))
+		*out_of_memory = true;
 	free(key);
 	cached = malloc(sizeof(*cached));
 	if (cached && identity) {
@@ -151,6 +155,13 @@ uint32_t pod_identity(struct object_store *store, struct id_table *identities, c
 		free(cached);
 	}
 	return identity;
+}
+
+uint32_t pod_identity(struct object_store *store, struct id_table *identities, const cJSON *pod)
+{
+	bool out_of_memory;
+
+	return pod_identity_checked(store, identities, pod, &out_of_memory);
 }
 
 size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity)
@@ -243,7 +254,8 @@ struct target {
 struct target_list {
 	struct target *items;
 	size_t count, capacity;
-	bool failed;
+	bool failed;	    /* a peer could not be resolved: the rule allows nothing */
+	bool out_of_memory; /* ... for want of memory: the compilation fails */
 };
 
 static void target_add(struct target_list *list, uint32_t identity, const cJSON *pod)
@@ -252,7 +264,7 @@ static void target_add(struct target_list *list, uint32_t identity, const cJSON 
 		size_t capacity = list->capacity ? list->capacity * 2 : 16;
 		struct target *grown = realloc(list->items, capacity * sizeof(*grown));
 		if (!grown) {
-			list->failed = true;
+			list->failed = list->out_of_memory = true;
 			return;
 		}
 		list->items = grown;
@@ -268,10 +280,12 @@ static void target_add(struct target_list *list, uint32_t identity, const cJSON 
 static void target_add_pod(struct target_list *list, struct object_store *store,
 			   struct id_table *identities, const cJSON *pod)
 {
-	uint32_t identity = pod_identity(store, identities, pod);
+	bool out_of_memory;
+	uint32_t identity = pod_identity_checked(store, identities, pod, &out_of_memory);
 
 	if (identity == WEIR_IDENTITY_ANY) {
 		list->failed = true;
+		list->out_of_memory |= out_of_memory;
 		return;
 	}
 	target_add(list, identity, pod);
@@ -708,6 +722,8 @@ static void compile_rule(struct compile_context *context, uint8_t direction, int
 
 	if (resolve_peers(context, peers, &targets) < 0 || targets.failed) {
 		/* A rule weir cannot read allows nothing: the pod stays isolated (fail closed). */
+		if (targets.out_of_memory)
+			context->failed = true;
 		free(targets.items);
 		return;
 	}
@@ -769,13 +785,17 @@ static void compile_rule(struct compile_context *context, uint8_t direction, int
 	free(targets.items);
 }
 
-static void append_name(char **list, const char *name)
+/* A name lost to a failed allocation would leave the pod less isolated: the compilation
+ * fails instead. */
+static void append_name(struct compile_context *context, char **list, const char *name)
 {
 	size_t old = *list ? strlen(*list) : 0;
 	char *grown = realloc(*list, old + strlen(name) + 3);
 
-	if (!grown)
+	if (!grown) {
+		context->failed = true;
 		return;
+	}
 	if (old)
 		strcpy(grown + old, ", ");
 	else
@@ -816,6 +836,10 @@ static void compile_policy(cJSON *policy, void *opaque)
 		return;
 	if (!selector) {
 		empty_selector = cJSON_CreateObject();
+		if (!empty_selector) {
+			context->failed = true; /* unknown whether it selects the pod: fail */
+			return;
+		}
 		selector = empty_selector;
 	}
 	if (!label_selector_matches(selector, object_child(context->endpoint_pod, "metadata.labels"),
@@ -831,14 +855,20 @@ static void compile_policy(cJSON *policy, void *opaque)
 		snprintf(key, sizeof(key), "policy %s", name);
 		rule_id = id_table_use(context->tables->rules, key);
 	}
+	if (!rule_id) {
+		/* Entries must name their policy; isolation must not be lost: fail. */
+		context->failed = true;
+		context->policy_name = NULL;
+		return;
+	}
 	if (policy_has_type(policy, "Ingress")) {
-		append_name(&context->ingress_isolators, name);
+		append_name(context, &context->ingress_isolators, name);
 		rule_index = 0;
 		cJSON_ArrayForEach(rule, object_child(policy, "spec.ingress"))
 			compile_rule(context, WEIR_DIRECTION_INGRESS, rule_index++, rule, rule_id);
 	}
 	if (policy_has_type(policy, "Egress")) {
-		append_name(&context->egress_isolators, name);
+		append_name(context, &context->egress_isolators, name);
 		rule_index = 0;
 		cJSON_ArrayForEach(rule, object_child(policy, "spec.egress"))
 			compile_rule(context, WEIR_DIRECTION_EGRESS, rule_index++, rule, rule_id);
@@ -1173,14 +1203,15 @@ static void pending_emit(struct compile_context *context)
 }
 
 /* "isolated by ns/a, ns/b" with the names sorted, each once (a NetworkPolicy and a
- * WeirNetworkPolicy may share a name). */
-static uint32_t isolation_rule(struct id_table *rules, char *names)
+ * WeirNetworkPolicy may share a name). 0 when names is NULL (not isolated); -1 when the rule
+ * cannot be had (no memory, or no rule id left): never "not isolated" by accident. */
+static int isolation_rule(struct id_table *rules, char *names, uint32_t *rule)
 {
 	char *parts[256], *saveptr = NULL, *token;
 	size_t count = 0, length = 32;
 	char *key;
-	uint32_t id;
 
+	*rule = 0;
 	if (!names)
 		return 0;
 	for (token = strtok_r(names, ",", &saveptr); token && count < 256;
@@ -1193,7 +1224,7 @@ static uint32_t isolation_rule(struct id_table *rules, char *names)
 	qsort(parts, count, sizeof(*parts), compare_strings);
 	key = malloc(length);
 	if (!key)
-		return 0;
+		return -1;
 	strcpy(key, "isolated by ");
 	for (size_t i = 0; i < count; i++) {
 		if (i > 0 && strcmp(parts[i], parts[i - 1]) == 0)
@@ -1202,9 +1233,9 @@ static uint32_t isolation_rule(struct id_table *rules, char *names)
 			strcat(key, ", ");
 		strcat(key, parts[i]);
 	}
-	id = id_table_use(rules, key);
+	*rule = id_table_use(rules, key);
 	free(key);
-	return id;
+	return *rule ? 0 : -1;
 }
 
 void compiled_endpoint_reset(struct compiled_endpoint *compiled)
@@ -1240,8 +1271,11 @@ int compile_endpoint(struct object_store *store, struct compiler_tables *tables,
 		context.policy_kind = policy_kinds[i];
 		object_store_for_each(store, policy_kinds[i], compile_policy, &context);
 	}
-	out->ingress_isolation_rule = isolation_rule(tables->rules, context.ingress_isolators);
-	out->egress_isolation_rule = isolation_rule(tables->rules, context.egress_isolators);
+	if (isolation_rule(tables->rules, context.ingress_isolators,
+			   &out->ingress_isolation_rule) < 0 ||
+	    isolation_rule(tables->rules, context.egress_isolators, &out->egress_isolation_rule) <
+		    0)
+		context.failed = true;
 	free(context.ingress_isolators);
 	free(context.egress_isolators);
 	pending_emit(&context);
@@ -1250,7 +1284,10 @@ int compile_endpoint(struct object_store *store, struct compiler_tables *tables,
 	free(context.pending);
 	free(context.sources);
 	if (context.failed) {
-		snprintf(errbuf, errlen, "compile endpoint %u: out of memory", endpoint_id);
+		snprintf(errbuf, errlen,
+			 "compile endpoint %u: out of memory (or out of rule ids); the maps keep "
+			 "what they hold",
+			 endpoint_id);
 		return -1;
 	}
 	return 0;

@@ -56,6 +56,10 @@ void pod_identity_cache_reset(void);
 /* The pod's identity, allocating it in this pass; 0 when the table is full. Remembered per
  * pod object until pod_identity_cache_reset, since every peer lookup asks again. */
 uint32_t pod_identity(struct object_store *store, struct id_table *identities, const cJSON *pod);
+/* The same; *out_of_memory says whether a 0 came from a failed allocation rather than a full
+ * table (the caller then fails instead of compiling "nobody"). */
+uint32_t pod_identity_checked(struct object_store *store, struct id_table *identities,
+			      const cJSON *pod, bool *out_of_memory);
 
 /* The pod's IPv4 addresses from status.podIPs / status.podIP (host byte order). */
 size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity);

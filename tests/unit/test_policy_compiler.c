@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 
+#include "alloc_failure.h"
 #include "label_selector.h"
 #include "policy_compiler.h"
 #include "test.h"
@@ -781,7 +782,78 @@ static void compiler_http_merged_sets_over_the_limit_allow_nothing(void)
 	teardown(&fixture);
 }
 
+/* Whether every entry of `part` is in `whole` with the same value (both sorted by key). */
+static bool entries_within(const struct compiled_endpoint *part,
+			   const struct compiled_endpoint *whole)
+{
+	size_t w = 0;
+
+	for (size_t p = 0; p < part->count; p++) {
+		while (w < whole->count && memcmp(&whole->entries[w].key, &part->entries[p].key,
+						  sizeof(struct weir_policy_key)) < 0)
+			w++;
+		if (w == whole->count ||
+		    memcmp(&whole->entries[w], &part->entries[p], sizeof(part->entries[p])) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Every allocation of a compilation made to fail in turn: the compilation either fails (the
+ * pass keeps the maps as they are) or gives the pod the very isolation it would have had,
+ * with no entry the full compilation lacks. Never a pod left open, or open to more. */
+static void compiler_allocation_failures_fail_closed(void)
+{
+	struct fixture fixture;
+	struct compiled_endpoint reference = { 0 };
+	size_t failures = 0, failed_compilations = 0;
+
+	setup(&fixture);
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"first\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":"
+		      "{\"matchLabels\":{\"pod\":\"b\"}}},{\"ipBlock\":{\"cidr\":\"10.0.0.0/16\","
+		      "\"except\":[\"10.0.1.0/24\"]}}],\"ports\":[{\"port\":\"web\"},{\"port\":"
+		      "7000,\"endPort\":7010}]}]}}");
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"second\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
+		      "\"policyTypes\":[\"Ingress\",\"Egress\"],\"egress\":[{\"to\":[{"
+		      "\"namespaceSelector\":{\"matchLabels\":{\"ns\":\"y\"}}}]}]}}");
+	weir_policy(&fixture, "third",
+		    "[{\"port\":8080,\"http\":[{\"method\":\"GET\",\"path\":\"/public/*\"}]}]");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile without failures");
+	ASSERT_TRUE(fixture.compiled.ingress_isolation_rule && fixture.compiled.egress_isolation_rule,
+		    "isolated both ways");
+	reference = fixture.compiled;
+	memset(&fixture.compiled, 0, sizeof(fixture.compiled));
+	for (unsigned long nth = 0; nth < 100000; nth++) {
+		int result;
+
+		pod_identity_cache_reset();
+		alloc_failure_arm(nth);
+		result = compile_for(&fixture, "x", "a");
+		alloc_failure_disarm();
+		if (!alloc_failure_fired())
+			break; /* every allocation has had its turn */
+		failures++;
+		if (result < 0) {
+			failed_compilations++;
+			continue;
+		}
+		ASSERT_EQ(fixture.compiled.ingress_isolation_rule, reference.ingress_isolation_rule,
+			  "the same ingress isolation (allocation failed)");
+		ASSERT_EQ(fixture.compiled.egress_isolation_rule, reference.egress_isolation_rule,
+			  "the same egress isolation (allocation failed)");
+		ASSERT_TRUE(entries_within(&fixture.compiled, &reference),
+			    "no entry the full compilation lacks (allocation failed)");
+	}
+	ASSERT_TRUE(failures > 20, "the compilation allocates: each allocation was made to fail");
+	ASSERT_TRUE(failed_compilations > 0, "some failures fail the compilation");
+	compiled_endpoint_reset(&reference);
+	teardown(&fixture);
+}
+
 const struct test_case policy_compiler_tests[] = {
+	{ "compiler_allocation_failures_fail_closed", compiler_allocation_failures_fail_closed },
 	{ "compiler_no_policy_leaves_the_pod_open", compiler_no_policy_leaves_the_pod_open },
 	{ "compiler_exhausted_identities_allow_nobody", compiler_exhausted_identities_allow_nobody },
 	{ "compiler_deny_all_isolates_ingress_only", compiler_deny_all_isolates_ingress_only },
