@@ -3,7 +3,8 @@
  * becomes allow entries {peer identity, protocol, port prefix}. Peers: podSelector and/or
  * namespaceSelector (ANDed within one peer, ORed across peers) resolve to the identities of the
  * pods they select; ipBlock resolves to the CIDR identities inside it and outside its excepts,
- * plus the pods and nodes whose addresses it covers, plus world for 0.0.0.0/0. Named ports
+ * the /32 identities of the pod and node addresses among them (by address, never by label),
+ * plus world for 0.0.0.0/0. Named ports
  * resolve against the destination pod's container ports.
  *
  * WeirNetworkPolicy is the same, plus `http` matchers on ingress port rules. Policies add up:
@@ -188,20 +189,79 @@ size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity)
 struct cidr_marking {
 	struct id_table *table;
 	uint64_t digest;
+	struct ipv4_prefix *blocks; /* every ipBlock cidr (not except): what covers addresses */
+	size_t block_count, block_capacity;
+	bool out_of_memory;
 };
 
-static void mark_cidr_text(struct cidr_marking *marking, const char *text)
+static void mark_prefix(struct cidr_marking *marking, const struct ipv4_prefix *prefix)
+{
+	char canonical[24], address[16];
+
+	snprintf(canonical, sizeof(canonical), "%s/%u",
+		 ipv4_address_format(prefix->network, address), prefix->length);
+	marking->digest = (marking->digest ^ id_table_use(marking->table, canonical)) * 1099511628211ull +
+			  prefix->network + prefix->length;
+}
+
+static void mark_cidr_text(struct cidr_marking *marking, const char *text, bool block)
 {
 	struct ipv4_prefix prefix;
-	char errbuf[128], canonical[24], address[16];
+	char errbuf[128];
 
-	if (!text || ipv4_prefix_parse(text, &prefix, errbuf, sizeof(errbuf)) < 0 ||
-	    prefix.length == 0)
-		return; /* 0.0.0.0/0 is the ipcache's default, never an entry */
-	snprintf(canonical, sizeof(canonical), "%s/%u", ipv4_address_format(prefix.network, address),
-		 prefix.length);
-	marking->digest = (marking->digest ^ id_table_use(marking->table, canonical)) * 1099511628211ull +
-			  prefix.network + prefix.length;
+	if (!text || ipv4_prefix_parse(text, &prefix, errbuf, sizeof(errbuf)) < 0)
+		return;
+	if (block) {
+		if (marking->block_count == marking->block_capacity) {
+			size_t capacity = marking->block_capacity ? marking->block_capacity * 2 : 16;
+			struct ipv4_prefix *grown =
+				realloc(marking->blocks, capacity * sizeof(*grown));
+			if (!grown) {
+				marking->out_of_memory = true;
+				return;
+			}
+			marking->blocks = grown;
+			marking->block_capacity = capacity;
+		}
+		marking->blocks[marking->block_count++] = prefix;
+	}
+	if (prefix.length > 0) /* 0.0.0.0/0 is the ipcache's default, never an entry */
+		mark_prefix(marking, &prefix);
+}
+
+/* An address of a pod or node inside some ipBlock gets a /32 CIDR identity of its own: an
+ * ipBlock matches it by that address, never by the label identity it shares with others. */
+static void mark_address(struct cidr_marking *marking, uint32_t address)
+{
+	for (size_t i = 0; i < marking->block_count; i++) {
+		if (ipv4_prefix_contains(&marking->blocks[i], address)) {
+			struct ipv4_prefix single = { .network = address, .length = 32 };
+			mark_prefix(marking, &single);
+			return;
+		}
+	}
+}
+
+static void mark_pod_addresses(cJSON *pod, void *opaque)
+{
+	uint32_t addresses[4];
+	size_t count = pod_addresses(pod, addresses, 4);
+
+	for (size_t i = 0; i < count; i++)
+		mark_address(opaque, addresses[i]);
+}
+
+static void mark_node_addresses(cJSON *node, void *opaque)
+{
+	const cJSON *address;
+
+	cJSON_ArrayForEach(address, object_child(node, "status.addresses"))
+	{
+		const char *text = object_string(address, "address");
+		uint32_t value;
+		if (text && ipv4_address_parse(text, &value) == 0)
+			mark_address(opaque, value);
+	}
 }
 
 static void mark_policy_cidrs(cJSON *policy, void *opaque)
@@ -220,23 +280,32 @@ static void mark_policy_cidrs(cJSON *policy, void *opaque)
 				const cJSON *except;
 				if (!block)
 					continue;
-				mark_cidr_text(opaque, object_string(block, "cidr"));
+				mark_cidr_text(opaque, object_string(block, "cidr"), true);
 				cJSON_ArrayForEach(except, cJSON_GetObjectItemCaseSensitive(block, "except"))
-					mark_cidr_text(opaque, cJSON_IsString(except)
-								       ? except->valuestring
-								       : NULL);
+					mark_cidr_text(opaque,
+						       cJSON_IsString(except) ? except->valuestring
+									      : NULL,
+						       false);
 			}
 		}
 	}
 }
 
-uint64_t compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities)
+int compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities,
+			const uint32_t *local_addresses, size_t local_count, uint64_t *digest)
 {
-	struct cidr_marking marking = { cidr_identities, 1469598103934665603ull };
+	struct cidr_marking marking = { .table = cidr_identities,
+					.digest = 1469598103934665603ull };
 
 	object_store_for_each(store, KIND_NETWORKPOLICY, mark_policy_cidrs, &marking);
 	object_store_for_each(store, KIND_WEIRNETWORKPOLICY, mark_policy_cidrs, &marking);
-	return marking.digest;
+	object_store_for_each(store, KIND_POD, mark_pod_addresses, &marking);
+	object_store_for_each(store, KIND_NODE, mark_node_addresses, &marking);
+	for (size_t i = 0; i < local_count; i++)
+		mark_address(&marking, local_addresses[i]);
+	free(marking.blocks);
+	*digest = marking.digest;
+	return marking.out_of_memory ? -1 : 0;
 }
 
 static bool prefix_within(const struct ipv4_prefix *inner, const struct ipv4_prefix *outer)
@@ -362,17 +431,6 @@ struct ip_block {
 	size_t except_count;
 };
 
-static bool block_covers(const struct ip_block *block, uint32_t address)
-{
-	if (!ipv4_prefix_contains(&block->cidr, address))
-		return false;
-	for (size_t i = 0; i < block->except_count; i++) {
-		if (ipv4_prefix_contains(&block->except[i], address))
-			return false;
-	}
-	return true;
-}
-
 struct block_scan {
 	const struct ip_block *block;
 	struct target_list *targets;
@@ -395,43 +453,6 @@ static void block_cidr_identity(const char *key, uint32_t id, void *opaque)
 	target_add(scan->targets, id, NULL);
 }
 
-static void block_pod(cJSON *pod, void *opaque)
-{
-	struct block_scan *scan = opaque;
-	uint32_t addresses[4];
-	size_t count = pod_addresses(pod, addresses, 4);
-
-	for (size_t i = 0; i < count; i++) {
-		if (block_covers(scan->block, addresses[i])) {
-			target_add_pod(scan->targets, scan->context->store,
-				       scan->context->tables->identities, pod);
-			return;
-		}
-	}
-}
-
-static void block_node(cJSON *node, void *opaque)
-{
-	struct block_scan *scan = opaque;
-	const cJSON *address;
-
-	cJSON_ArrayForEach(address, object_child(node, "status.addresses"))
-	{
-		const char *text = object_string(address, "address");
-		uint32_t value;
-		if (text && ipv4_address_parse(text, &value) == 0 &&
-		    block_covers(scan->block, value)) {
-			const char *name = object_name(node);
-			target_add(scan->targets,
-				   name && strcmp(name, scan->context->node_name) == 0
-					   ? WEIR_IDENTITY_HOST
-					   : WEIR_IDENTITY_REMOTE_NODE,
-				   NULL);
-			return;
-		}
-	}
-}
-
 static int resolve_ip_block(struct compile_context *context, const cJSON *json_block,
 			    struct target_list *targets)
 {
@@ -450,11 +471,11 @@ static int resolve_ip_block(struct compile_context *context, const cJSON *json_b
 			return -1;
 		block.except_count++;
 	}
+	/* The known prefixes inside the block and outside its excepts: CIDRs, and the /32 of
+	 * every pod and node address inside it (compiler_mark_cidrs). Never a label identity. */
 	id_table_for_each(context->tables->cidr_identities, block_cidr_identity, &scan);
 	if (block.cidr.length == 0)
 		target_add(targets, WEIR_IDENTITY_WORLD, NULL);
-	object_store_for_each(context->store, KIND_POD, block_pod, &scan);
-	object_store_for_each(context->store, KIND_NODE, block_node, &scan);
 	return 0;
 }
 

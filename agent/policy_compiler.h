@@ -64,9 +64,13 @@ uint32_t pod_identity_checked(struct object_store *store, struct id_table *ident
 /* The pod's IPv4 addresses from status.podIPs / status.podIP (host byte order). */
 size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity);
 
-/* Marks every ipBlock CIDR (and except) of every policy (of both kinds) in the CIDR table, so the ipcache and
- * all rules see the same set of known CIDRs. Returns a digest of the set (changes when it does). */
-uint64_t compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities);
+/* Marks every ipBlock CIDR (and except) of every policy (of both kinds) in the CIDR table, and
+ * the /32 of every pod and node address inside an ipBlock (pods' status and local_addresses,
+ * the CNI's records of local pods), so the ipcache and all rules see the same set of known
+ * CIDRs. *digest changes when the set does. -1 when out of memory: addresses may then lack
+ * their /32, which ipBlocks then simply do not match (fail closed). */
+int compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities,
+			const uint32_t *local_addresses, size_t local_count, uint64_t *digest);
 
 /* Compiles the endpoint of pod (NULL: unknown pod, nothing selects it). */
 int compile_endpoint(struct object_store *store, struct compiler_tables *tables,

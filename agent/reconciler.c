@@ -33,6 +33,7 @@ struct ipcache_item {
 	uint32_t address; /* host byte order */
 	uint32_t length;
 	uint32_t identity;
+	uint32_t address_identity; /* a pod's or node's /32 inside an ipBlock: its CIDR identity */
 };
 
 struct ipcache_set {
@@ -112,7 +113,7 @@ static int ipcache_add(struct ipcache_set *set, uint32_t address, uint32_t lengt
 		set->items = grown;
 		set->capacity = capacity;
 	}
-	set->items[set->count++] = (struct ipcache_item){ address, length, identity };
+	set->items[set->count++] = (struct ipcache_item){ address, length, identity, 0 };
 	return 0;
 }
 
@@ -142,26 +143,35 @@ static int compare_tagged(const void *left, const void *right)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-/* Sorts; of duplicate prefixes the first added wins (nodes and pods are added before CIDRs). */
-static void ipcache_normalize(struct ipcache_set *set)
+/* Sorts; of duplicate prefixes the first added wins (nodes and pods are added before CIDRs),
+ * and a CIDR identity on the /32 of a pod or node becomes that entry's address identity: the
+ * datapath judges the address by both. -1 when out of memory (the set is left as it was). */
+static int ipcache_normalize(struct ipcache_set *set)
 {
 	struct tagged_item *tagged = malloc((set->count + 1) * sizeof(*tagged));
 	size_t kept = 0;
 
 	if (!tagged)
-		return;
+		return -1;
 	for (size_t i = 0; i < set->count; i++) {
 		tagged[i].item = set->items[i];
 		tagged[i].order = i;
 	}
 	qsort(tagged, set->count, sizeof(*tagged), compare_tagged);
 	for (size_t i = 0; i < set->count; i++) {
-		if (kept > 0 && compare_ipcache(&set->items[kept - 1], &tagged[i].item) == 0)
+		if (kept > 0 && compare_ipcache(&set->items[kept - 1], &tagged[i].item) == 0) {
+			struct ipcache_item *first = &set->items[kept - 1];
+			if (first->identity < WEIR_IDENTITY_FIRST_CIDR &&
+			    tagged[i].item.identity >= WEIR_IDENTITY_FIRST_CIDR &&
+			    !first->address_identity)
+				first->address_identity = tagged[i].item.identity;
 			continue;
+		}
 		set->items[kept++] = tagged[i].item;
 	}
 	set->count = kept;
 	free(tagged);
+	return 0;
 }
 
 /* ---- HTTP rule sets ------------------------------------------------------------------------ */
@@ -465,13 +475,16 @@ static void written_state_load(struct reconciler *reconciler)
 	previous = NULL;
 	while (bpf_map_get_next_key(reconciler->datapath.ipcache_fd, previous, &ip_next) == 0) {
 		struct weir_ipcache_entry value;
-		if (bpf_map_lookup_elem(reconciler->datapath.ipcache_fd, &ip_next, &value) == 0)
-			ipcache_add(&reconciler->written_ipcache, ntohl(ip_next.ipv4),
-				    ip_next.prefix_length, value.identity);
+		if (bpf_map_lookup_elem(reconciler->datapath.ipcache_fd, &ip_next, &value) == 0 &&
+		    ipcache_add(&reconciler->written_ipcache, ntohl(ip_next.ipv4),
+				ip_next.prefix_length, value.identity) == 0)
+			reconciler->written_ipcache.items[reconciler->written_ipcache.count - 1]
+				.address_identity = value.address_identity;
 		ip_key = ip_next;
 		previous = &ip_key;
 	}
-	ipcache_normalize(&reconciler->written_ipcache);
+	if (ipcache_normalize(&reconciler->written_ipcache) < 0)
+		reconciler->written_ipcache.count = 0; /* every entry is written again */
 	written_http_load(reconciler);
 	{
 		uint32_t zero = 0;
@@ -851,23 +864,23 @@ static int ipcache_write(struct reconciler *reconciler, const struct ipcache_set
 			    : d >= desired->count ? -1
 						  : compare_ipcache(&old->items[o], &desired->items[d]);
 		if (order == 0) {
-			if (additions && old->items[o].identity != desired->items[d].identity) {
-				if (datapath_ipcache_upsert(&reconciler->datapath,
-							    desired->items[d].address,
-							    desired->items[d].length,
-							    desired->items[d].identity, errbuf,
-							    errlen) < 0)
+			if (additions &&
+			    (old->items[o].identity != desired->items[d].identity ||
+			     old->items[o].address_identity != desired->items[d].address_identity)) {
+				if (datapath_ipcache_upsert_address(
+					    &reconciler->datapath, desired->items[d].address,
+					    desired->items[d].length, desired->items[d].identity,
+					    desired->items[d].address_identity, errbuf, errlen) < 0)
 					return -1;
 				counts->ipcache_added++;
 			}
 			o++, d++;
 		} else if (order > 0) {
 			if (additions) {
-				if (datapath_ipcache_upsert(&reconciler->datapath,
-							    desired->items[d].address,
-							    desired->items[d].length,
-							    desired->items[d].identity, errbuf,
-							    errlen) < 0)
+				if (datapath_ipcache_upsert_address(
+					    &reconciler->datapath, desired->items[d].address,
+					    desired->items[d].length, desired->items[d].identity,
+					    desired->items[d].address_identity, errbuf, errlen) < 0)
 					return -1;
 				counts->ipcache_added++;
 			}
@@ -934,15 +947,27 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 		if (identity && ipcache_add(&desired, endpoints.items[i].address, 32, identity) < 0)
 			build.failed = true;
 	}
-	cidr_digest = compiler_mark_cidrs(reconciler->store, reconciler->tables.cidr_identities);
+	{
+		/* Local pods are known by their CNI records even before their status has an IP. */
+		uint32_t *local = malloc((endpoints.count + 1) * sizeof(*local));
+		if (!local) {
+			snprintf(errbuf, errlen, "mark CIDRs: out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < endpoints.count; i++)
+			local[i] = endpoints.items[i].address;
+		if (compiler_mark_cidrs(reconciler->store, reconciler->tables.cidr_identities, local,
+					endpoints.count, &cidr_digest) < 0)
+			build.failed = true;
+		free(local);
+	}
 	if (cidr_digest != reconciler->cidr_digest)
 		reconciler->isolated_dirty = true;
 	id_table_for_each(reconciler->tables.cidr_identities, cidr_into_ipcache, &build);
-	if (build.failed) {
+	if (build.failed || ipcache_normalize(&desired) < 0) {
 		snprintf(errbuf, errlen, "build the ipcache: out of memory");
 		goto out;
 	}
-	ipcache_normalize(&desired);
 
 	next = calloc(WEIR_MAX_ENDPOINTS, sizeof(*next));
 	present = calloc(WEIR_MAX_ENDPOINTS, sizeof(*present));

@@ -100,8 +100,11 @@ struct weir_ipcache_key {
 };
 
 struct weir_ipcache_entry {
-	__u32 identity;
-	__u32 flags;
+	__u32 identity;		/* labels (pods), host, remote node, or a CIDR identity */
+	__u32 address_identity; /* a pod's or node's /32 inside an ipBlock: the CIDR identity of
+				 * that one address, 0 otherwise. ipBlock rules name it, so they
+				 * match the address, never every pod sharing its labels; policy
+				 * allows a packet that either identity is allowed */
 };
 
 /* ---- policy -------------------------------------------------------------------------------- */

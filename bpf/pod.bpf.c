@@ -41,16 +41,17 @@ struct judgment {
  * and the hairpin address (a pod reaching itself through a Service, judged as itself) are
  * believed only on a path where the host could have made them (host_path); a packet that
  * entered the node from outside with such a source is a spoof and is the world it came from. */
-static __always_inline __u32 source_identity(const struct weir_ct_key *key, int host_path)
+static __always_inline struct peer source_peer(const struct weir_ct_key *key, int host_path)
 {
-	__u32 identity;
+	struct peer world = { .identity = WEIR_IDENTITY_WORLD };
+	struct peer peer;
 
 	if (key->source == bpf_htonl(WEIR_HAIRPIN_ADDRESS))
-		return host_path ? identity_of(key->destination) : WEIR_IDENTITY_WORLD;
-	identity = identity_of(key->source);
-	if (identity == WEIR_IDENTITY_HOST && !host_path)
-		return WEIR_IDENTITY_WORLD;
-	return identity;
+		return host_path ? peer_of(key->destination) : world;
+	peer = peer_of(key->source);
+	if (peer.identity == WEIR_IDENTITY_HOST && !host_path)
+		return world;
+	return peer;
 }
 
 /* Both policies of a connection: the source's egress (when the source is local) and the
@@ -64,7 +65,7 @@ static __always_inline struct judgment judge_connection(const struct weir_ct_key
 	struct policy_verdict verdict;
 
 	if (source_endpoint_id) {
-		__u32 peer = identity_of(key->destination);
+		struct peer peer = peer_of(key->destination);
 		verdict = policy_judge(source_endpoint_id, WEIR_DIRECTION_EGRESS, peer,
 				       key->protocol, port);
 		judgment.rule_id = verdict.rule_id;
@@ -73,14 +74,14 @@ static __always_inline struct judgment judge_connection(const struct weir_ct_key
 			judgment.reason = WEIR_DROP_POLICY_DENIED_EGRESS;
 			judgment.direction = WEIR_DIRECTION_EGRESS;
 			judgment.endpoint_id = source_endpoint_id;
-			judgment.peer_identity = peer;
+			judgment.peer_identity = peer.identity;
 			return judgment;
 		}
 	}
 	if (destination_endpoint_id) {
-		__u32 peer = source_identity(key, host_path);
+		struct peer peer = source_peer(key, host_path);
 		/* Kubernetes: the node always reaches its own pods (kubelet probes). */
-		if (peer == WEIR_IDENTITY_HOST)
+		if (peer.identity == WEIR_IDENTITY_HOST)
 			return judgment;
 		verdict = policy_judge(destination_endpoint_id, WEIR_DIRECTION_INGRESS, peer,
 				       key->protocol, port);
@@ -92,10 +93,21 @@ static __always_inline struct judgment judge_connection(const struct weir_ct_key
 			judgment.reason = WEIR_DROP_POLICY_DENIED_INGRESS;
 			judgment.direction = WEIR_DIRECTION_INGRESS;
 			judgment.endpoint_id = destination_endpoint_id;
-			judgment.peer_identity = peer;
+			judgment.peer_identity = peer.identity;
 		}
 	}
 	return judgment;
+}
+
+/* judge_connection into *out. Not inlined: its lookups stay off the frame of from_pod, which
+ * is near the verifier's stack limit. */
+static __noinline int judge_connection_into(const struct weir_ct_key *key,
+					    __u32 source_endpoint_id,
+					    __u32 destination_endpoint_id, int host_path,
+					    struct judgment *out)
+{
+	*out = judge_connection(key, source_endpoint_id, destination_endpoint_id, host_path);
+	return 0;
 }
 
 /* A connection the current policy no longer allows: forget it, count and report it as
@@ -142,8 +154,8 @@ static __always_inline int admit_new_connection(struct __sk_buff *skb, struct pa
 	/* The host itself could have made the packet: from_pod (its hairpin rewrite), or to_pod
 	 * for a packet that entered through no interface (skb->ingress_ifindex 0; from_uplink's
 	 * packets entered through the uplink). */
-	judgment = judge_connection(&key, source_endpoint_id, destination_endpoint_id,
-				    from_pod || skb->ingress_ifindex == 0);
+	judge_connection_into(&key, source_endpoint_id, destination_endpoint_id,
+			      from_pod || skb->ingress_ifindex == 0, &judgment);
 	if (!judgment.allowed)
 		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
 				   judgment.peer_identity, judgment.rule_id);
@@ -214,8 +226,8 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 
 		if (entry->revision != revision) {
 			metrics_count(WEIR_COUNTER_CT_REJUDGED);
-			judgment = judge_connection(&tracked.key, entry->source_endpoint_id,
-						    entry->destination_endpoint_id, 1);
+			judge_connection_into(&tracked.key, entry->source_endpoint_id,
+					      entry->destination_endpoint_id, 1, &judgment);
 			if (!judgment.allowed)
 				return revoke_connection(skb, packet, &tracked.key, &judgment,
 							 from_pod);

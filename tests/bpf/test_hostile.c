@@ -211,7 +211,63 @@ static void unchanged_endpoints_keep_their_entries(void)
 	ASSERT_EQ(counter(WEIR_COUNTER_DROPPED), 0, "nothing dropped");
 }
 
+/* ---- ipBlock by address ------------------------------------------------------------------ */
+
+#define POD_TWIN 0x0a010008u /* 10.1.0.8: a pod elsewhere with B's labels */
+#define ADDRESS_OF_B (WEIR_IDENTITY_FIRST_CIDR + 50)
+
+/* An ipBlock naming B's /32 gives B's ipcache entry an address identity and the rule names
+ * that: B is admitted, another pod with B's labels (same identity) is not. */
+static void address_identity_admits_the_address_not_its_labels(void)
+{
+	struct packet_spec from_b = tcp_to_a(POD_B, 80, TCP_SYN);
+	struct packet_spec from_twin = tcp_to_a(POD_TWIN, 80, TCP_SYN);
+	char errbuf[128];
+
+	SETUP();
+	ASSERT_EQ(datapath_ipcache_upsert_address(&datapath, POD_B, 32, IDENTITY_B, ADDRESS_OF_B,
+						  errbuf, sizeof(errbuf)),
+		  0, "B's /32 inside an ipBlock");
+	ASSERT_EQ(datapath_ipcache_upsert(&datapath, POD_TWIN, 32, IDENTITY_B, errbuf,
+					  sizeof(errbuf)),
+		  0, "a pod with B's labels");
+	ASSERT_EQ(isolate(ENDPOINT_A, 130, 0), 0, "isolate A");
+	ASSERT_EQ(allow(ENDPOINT_A, INGRESS, ADDRESS_OF_B, IPPROTO_TCP, 80, 0, 131), 0,
+		  "ipBlock B/32 on 80");
+	ASSERT_EQ(run_spec(TO_POD, &from_b).verdict, TC_ACT_OK, "B by its address");
+	ASSERT_EQ(run_spec(TO_POD, &from_twin).verdict, TC_ACT_SHOT, "not its labels' twin");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_POLICY_DENIED_INGRESS, INGRESS), 1, "denied");
+	from_b.destination_port = 81;
+	ASSERT_EQ(run_spec(TO_POD, &from_b).verdict, TC_ACT_SHOT, "B on another port");
+}
+
+/* A packet allowed by either identity passes, a plain allow before an HTTP one. */
+static void label_and_address_identities_add_up(void)
+{
+	struct packet_spec from_b = tcp_to_a(POD_B, 8080, TCP_SYN);
+	struct weir_ct_entry entry;
+	char errbuf[128];
+
+	SETUP();
+	ASSERT_EQ(datapath_ipcache_upsert_address(&datapath, POD_B, 32, IDENTITY_B, ADDRESS_OF_B,
+						  errbuf, sizeof(errbuf)),
+		  0, "B's /32 inside an ipBlock");
+	ASSERT_EQ(isolate(ENDPOINT_A, 132, 0), 0, "isolate A");
+	ASSERT_EQ(allow(ENDPOINT_A, INGRESS, IDENTITY_B, IPPROTO_TCP, 22, 0, 133), 0,
+		  "B's labels on 22");
+	ASSERT_EQ(allow(ENDPOINT_A, INGRESS, ADDRESS_OF_B, IPPROTO_TCP, 8080, 0, 134), 0,
+		  "B's address on 8080");
+	ASSERT_EQ(run_spec(TO_POD, &from_b).verdict, TC_ACT_OK, "8080 by address");
+	ASSERT_EQ(ct_entry_of(POD_B, POD_A, CLIENT_PORT, 8080, IPPROTO_TCP, &entry), 0, "tracked");
+	ASSERT_EQ(entry.rule_id, 134, "the address rule allowed it");
+	from_b.destination_port = 22;
+	ASSERT_EQ(run_spec(TO_POD, &from_b).verdict, TC_ACT_OK, "22 by labels");
+}
+
 const struct test_case hostile_tests[] = {
+	{ "address_identity_admits_the_address_not_its_labels",
+	  address_identity_admits_the_address_not_its_labels },
+	{ "label_and_address_identities_add_up", label_and_address_identities_add_up },
 	{ "node_source_forwarded_from_outside_is_judged",
 	  node_source_forwarded_from_outside_is_judged },
 	{ "hairpin_source_forwarded_from_outside_is_judged",

@@ -88,7 +88,11 @@ static int compile_for(struct fixture *fixture, const char *name_space_name, con
 	char errbuf[256];
 	cJSON *target = object_store_get(fixture->store, KIND_POD, name_space_name, name);
 
-	compiler_mark_cidrs(fixture->store, fixture->tables.cidr_identities);
+	uint64_t digest;
+
+	if (compiler_mark_cidrs(fixture->store, fixture->tables.cidr_identities, NULL, 0,
+				&digest) < 0)
+		return -1;
 	return compile_endpoint(fixture->store, &fixture->tables, "n1", 7, target,
 				&fixture->compiled, errbuf, sizeof(errbuf));
 }
@@ -284,11 +288,14 @@ static void compiler_ip_block_with_except_covers_pods(void)
 	hole = id_table_use(fixture.tables.cidr_identities, "10.0.1.0/24");
 	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_EGRESS, broad, 0, 0, 0), "the block");
 	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS, hole, 0, 0, 0), "not the hole");
-	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_EGRESS, identity_of(&fixture, "x", "b"), 0, 0,
-			      0),
-		    "pod x/b (10.0.0.11) is inside the block");
-	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS, identity_of(&fixture, "y", "c"), 0,
-			       0, 0),
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_EGRESS,
+			      id_table_use(fixture.tables.cidr_identities, "10.0.0.11/32"), 0, 0, 0),
+		    "pod x/b (10.0.0.11) is inside the block: by its address");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS, identity_of(&fixture, "x", "b"), 0, 0,
+			       0),
+		    "never by its labels");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS,
+			       id_table_use(fixture.tables.cidr_identities, "10.0.1.12/32"), 0, 0, 0),
 		    "pod y/c (10.0.1.12) is in the hole");
 	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS, WEIR_IDENTITY_WORLD, 0, 0, 0),
 		    "world is not inside 10.0.0.0/16");
@@ -852,7 +859,102 @@ static void compiler_allocation_failures_fail_closed(void)
 	teardown(&fixture);
 }
 
+/* ipBlock is about addresses: a /32 naming one pod admits that pod, not every pod with its
+ * labels; an except keeps its pod out even when a covered pod shares its labels. (The old
+ * compiler added the covered pods' label identities: both were bypasses.) */
+static void compiler_ip_block_matches_addresses_not_labels(void)
+{
+	struct fixture fixture;
+	uint32_t twin_address, b_address;
+
+	setup(&fixture);
+	pod(&fixture, "x", "b-twin", "10.0.5.5", "{\"pod\":\"b\"}");
+	ASSERT_EQ(identity_of(&fixture, "x", "b"), identity_of(&fixture, "x", "b-twin"),
+		  "x/b and its twin share labels, so an identity");
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"one\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
+		      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.11/32\"}}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	b_address = id_table_use(fixture.tables.cidr_identities, "10.0.0.11/32");
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_INGRESS, b_address, 0, 0, 0),
+		    "x/b by its address");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_INGRESS, identity_of(&fixture, "x", "b"), 0,
+			       0, 0),
+		    "not the label identity its twin shares");
+
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"one\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
+		      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/16\",\"except\":"
+		      "[\"10.0.0.11/32\"]}}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile the except");
+	twin_address = id_table_use(fixture.tables.cidr_identities, "10.0.5.5/32");
+	b_address = id_table_use(fixture.tables.cidr_identities, "10.0.0.11/32");
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_INGRESS, twin_address, 0, 0, 0),
+		    "the twin, inside the block, by its address");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_INGRESS, b_address, 0, 0, 0),
+		    "x/b is excepted");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_INGRESS, identity_of(&fixture, "x", "b"), 0,
+			       0, 0),
+		    "and not let in by the labels it shares with the twin");
+	teardown(&fixture);
+}
+
+struct key_search {
+	const char *key;
+	bool found;
+};
+
+static void key_visit(const char *key, uint32_t id, void *opaque)
+{
+	struct key_search *search = opaque;
+
+	(void)id;
+	if (strcmp(key, search->key) == 0)
+		search->found = true;
+}
+
+static bool cidr_known(struct fixture *fixture, const char *key)
+{
+	struct key_search search = { key, false };
+
+	id_table_for_each(fixture->tables.cidr_identities, key_visit, &search);
+	return search.found;
+}
+
+/* A local pod whose status has no IP yet is known by its CNI record: its address gets a /32
+ * identity an ipBlock names. */
+static void compiler_ip_block_knows_local_pods_by_their_records(void)
+{
+	struct fixture fixture;
+	uint64_t digest;
+	const uint32_t recorded = 0x0a000063u; /* 10.0.0.99: in no pod's status */
+
+	setup(&fixture);
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"one\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":"
+		      "{\"cidr\":\"10.0.0.0/24\"}}]}]}}");
+	ASSERT_EQ(compiler_mark_cidrs(fixture.store, fixture.tables.cidr_identities, NULL, 0,
+				      &digest),
+		  0, "mark without records");
+	ASSERT_TRUE(!cidr_known(&fixture, "10.0.0.99/32"), "nobody's address: no /32");
+	ASSERT_TRUE(cidr_known(&fixture, "10.0.0.10/32"), "x/a's status address has its /32");
+	ASSERT_TRUE(!cidr_known(&fixture, "10.0.1.10/32"), "y/a is outside every ipBlock");
+	ASSERT_EQ(compiler_mark_cidrs(fixture.store, fixture.tables.cidr_identities, &recorded, 1,
+				      &digest),
+		  0, "mark with the CNI's record");
+	ASSERT_TRUE(cidr_known(&fixture, "10.0.0.99/32"), "the recorded address has its /32");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_INGRESS,
+			      id_table_use(fixture.tables.cidr_identities, "10.0.0.99/32"), 0, 0, 0),
+		    "the ipBlock admits it by address");
+	teardown(&fixture);
+}
+
 const struct test_case policy_compiler_tests[] = {
+	{ "compiler_ip_block_matches_addresses_not_labels",
+	  compiler_ip_block_matches_addresses_not_labels },
+	{ "compiler_ip_block_knows_local_pods_by_their_records",
+	  compiler_ip_block_knows_local_pods_by_their_records },
 	{ "compiler_allocation_failures_fail_closed", compiler_allocation_failures_fail_closed },
 	{ "compiler_no_policy_leaves_the_pod_open", compiler_no_policy_leaves_the_pod_open },
 	{ "compiler_exhausted_identities_allow_nobody", compiler_exhausted_identities_allow_nobody },
