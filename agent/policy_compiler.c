@@ -308,6 +308,64 @@ int compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identi
 	return marking.out_of_memory ? -1 : 0;
 }
 
+struct cidr_naming {
+	const struct ipv4_prefix *prefix;
+	char *name;
+	size_t size;
+	bool found;
+};
+
+static bool text_names_prefix(const char *text, const struct ipv4_prefix *prefix)
+{
+	struct ipv4_prefix parsed;
+	char errbuf[64];
+
+	return text && ipv4_prefix_parse(text, &parsed, errbuf, sizeof(errbuf)) == 0 &&
+	       parsed.network == prefix->network && parsed.length == prefix->length;
+}
+
+static void find_policy_naming(cJSON *policy, void *opaque)
+{
+	struct cidr_naming *naming = opaque;
+	const char *directions[2] = { "spec.ingress", "spec.egress" };
+	const char *peer_fields[2] = { "from", "to" };
+
+	for (int d = 0; d < 2 && !naming->found; d++) {
+		const cJSON *rule, *peer, *except;
+		cJSON_ArrayForEach(rule, object_child(policy, directions[d]))
+		{
+			cJSON_ArrayForEach(peer, cJSON_GetObjectItemCaseSensitive(rule, peer_fields[d]))
+			{
+				const cJSON *block = cJSON_GetObjectItemCaseSensitive(peer, "ipBlock");
+				bool named = block && text_names_prefix(object_string(block, "cidr"),
+									naming->prefix);
+				cJSON_ArrayForEach(except,
+						   cJSON_GetObjectItemCaseSensitive(block, "except"))
+					named |= cJSON_IsString(except) &&
+						 text_names_prefix(except->valuestring, naming->prefix);
+				if (named && !naming->found) {
+					naming->found = true;
+					snprintf(naming->name, naming->size, "%s %s/%s",
+						 object_string(policy, "kind") ? object_string(policy, "kind")
+									       : "policy",
+						 object_namespace(policy), object_name(policy));
+				}
+			}
+		}
+	}
+}
+
+bool compiler_policy_naming_cidr(struct object_store *store, const struct ipv4_prefix *prefix,
+				 char *name, size_t size)
+{
+	struct cidr_naming naming = { prefix, name, size, false };
+
+	object_store_for_each(store, KIND_NETWORKPOLICY, find_policy_naming, &naming);
+	if (!naming.found)
+		object_store_for_each(store, KIND_WEIRNETWORKPOLICY, find_policy_naming, &naming);
+	return naming.found;
+}
+
 static bool prefix_within(const struct ipv4_prefix *inner, const struct ipv4_prefix *outer)
 {
 	return inner->length >= outer->length && ipv4_prefix_contains(outer, inner->network);
@@ -473,6 +531,26 @@ static int resolve_ip_block(struct compile_context *context, const cJSON *json_b
 	}
 	/* The known prefixes inside the block and outside its excepts: CIDRs, and the /32 of
 	 * every pod and node address inside it (compiler_mark_cidrs). Never a label identity. */
+	for (size_t i = 0; i < context->tables->refused_cidr_count; i++) {
+		const struct ipv4_prefix *refused = &context->tables->refused_cidrs[i];
+		bool named = refused->network == block.cidr.network &&
+			     refused->length == block.cidr.length;
+		for (size_t e = 0; e < block.except_count && !named; e++)
+			named = refused->network == block.except[e].network &&
+				refused->length == block.except[e].length;
+		if (named) {
+			char address[16];
+			problem_add(context,
+				    "%s %s: ipBlock %s: the ipcache is full and refused %s/%u; this "
+				    "peer allows nothing until it fits",
+				    context->policy_kind == KIND_WEIRNETWORKPOLICY
+					    ? "WeirNetworkPolicy"
+					    : "NetworkPolicy",
+				    context->policy_name, cidr,
+				    ipv4_address_format(refused->network, address), refused->length);
+			return 0;
+		}
+	}
 	id_table_for_each(context->tables->cidr_identities, block_cidr_identity, &scan);
 	if (block.cidr.length == 0)
 		target_add(targets, WEIR_IDENTITY_WORLD, NULL);

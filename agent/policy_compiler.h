@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "abi.h"
+#include "cidr.h"
 #include "id_table.h"
 #include "object_store.h"
 
@@ -46,6 +47,10 @@ struct compiler_tables {
 	struct id_table *identities;	  /* label sets -> identities */
 	struct id_table *cidr_identities; /* CIDRs -> CIDR identities */
 	struct id_table *rules;		  /* "policy ns/name" and isolation sets -> rule ids */
+	/* CIDRs the ipcache refused this pass (full): an ipBlock naming one (as cidr or except)
+	 * would lean on a prefix the datapath lacks, so it allows nothing. */
+	const struct ipv4_prefix *refused_cidrs;
+	size_t refused_cidr_count;
 };
 
 /* The identity key of a pod: its namespace, the namespace's labels and its own labels,
@@ -71,6 +76,10 @@ size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity);
  * their /32, which ipBlocks then simply do not match (fail closed). */
 int compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities,
 			const uint32_t *local_addresses, size_t local_count, uint64_t *digest);
+
+/* The first policy whose ipBlock names prefix (as cidr or except), as "Kind ns/name". */
+bool compiler_policy_naming_cidr(struct object_store *store, const struct ipv4_prefix *prefix,
+				 char *name, size_t size);
 
 /* Compiles the endpoint of pod (NULL: unknown pod, nothing selects it). */
 int compile_endpoint(struct object_store *store, struct compiler_tables *tables,

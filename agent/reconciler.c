@@ -34,6 +34,7 @@ struct ipcache_item {
 	uint32_t length;
 	uint32_t identity;
 	uint32_t address_identity; /* a pod's or node's /32 inside an ipBlock: its CIDR identity */
+	bool refused;		   /* the kernel refused it this pass (a full ipcache) */
 };
 
 struct ipcache_set {
@@ -96,9 +97,11 @@ struct reconciler {
 	bool nodes_dirty;
 	struct http_set_list written_http; /* kept equal to the map, write by write */
 	struct problem_list logged_problems;
+	size_t ipcache_refused; /* entries the last pass could not write (a full ipcache) */
 };
 
 static void address_names_clear(struct reconciler *reconciler);
+static void ipcache_reload(struct reconciler *reconciler);
 
 /* ---- ipcache sets ---------------------------------------------------------------------------- */
 
@@ -113,7 +116,7 @@ static int ipcache_add(struct ipcache_set *set, uint32_t address, uint32_t lengt
 		set->items = grown;
 		set->capacity = capacity;
 	}
-	set->items[set->count++] = (struct ipcache_item){ address, length, identity, 0 };
+	set->items[set->count++] = (struct ipcache_item){ address, length, identity, 0, false };
 	return 0;
 }
 
@@ -435,7 +438,6 @@ static int compare_map_entries(const void *left, const void *right)
 static void written_state_load(struct reconciler *reconciler)
 {
 	struct weir_policy_key key, next;
-	struct weir_ipcache_key ip_key, ip_next;
 	uint32_t endpoint_id, endpoint_next;
 	void *previous = NULL;
 
@@ -472,7 +474,22 @@ static void written_state_load(struct reconciler *reconciler)
 		endpoint_id = endpoint_next;
 		previous = &endpoint_id;
 	}
-	previous = NULL;
+	ipcache_reload(reconciler);
+	written_http_load(reconciler);
+	{
+		uint32_t zero = 0;
+		bpf_map_lookup_elem(reconciler->datapath.policy_revision_fd, &zero,
+				    &reconciler->revision);
+	}
+}
+
+/* written_ipcache from what the map holds. */
+static void ipcache_reload(struct reconciler *reconciler)
+{
+	struct weir_ipcache_key ip_key, ip_next;
+	void *previous = NULL;
+
+	reconciler->written_ipcache.count = 0;
 	while (bpf_map_get_next_key(reconciler->datapath.ipcache_fd, previous, &ip_next) == 0) {
 		struct weir_ipcache_entry value;
 		if (bpf_map_lookup_elem(reconciler->datapath.ipcache_fd, &ip_next, &value) == 0 &&
@@ -485,12 +502,6 @@ static void written_state_load(struct reconciler *reconciler)
 	}
 	if (ipcache_normalize(&reconciler->written_ipcache) < 0)
 		reconciler->written_ipcache.count = 0; /* every entry is written again */
-	written_http_load(reconciler);
-	{
-		uint32_t zero = 0;
-		bpf_map_lookup_elem(reconciler->datapath.policy_revision_fd, &zero,
-				    &reconciler->revision);
-	}
 }
 
 struct reconciler *reconciler_new(struct object_store *store, const char *node_name,
@@ -853,46 +864,109 @@ static int isolation_write(struct reconciler *reconciler, const struct compiled_
 					    new_egress, errbuf, errlen);
 }
 
-static int ipcache_write(struct reconciler *reconciler, const struct ipcache_set *desired,
-			 bool additions, struct write_counts *counts, char *errbuf, size_t errlen)
+static bool ipcache_item_is_cidr(const struct ipcache_item *item)
+{
+	return item->identity >= WEIR_IDENTITY_FIRST_CIDR;
+}
+
+/* Writes what desired has and the map lacks or holds differently: nodes and pods first, CIDRs
+ * after, so a full ipcache refuses CIDRs before it refuses pods. A refused entry fails closed
+ * where it is: it is marked refused (the compiler makes every ipBlock naming a refused CIDR
+ * allow nothing, and the next pass tries it again), the first refusal is kept in errbuf, and
+ * the rest is still written. Returns the number refused. */
+static size_t ipcache_write_additions(struct reconciler *reconciler, struct ipcache_set *desired,
+				      struct write_counts *counts, char *errbuf, size_t errlen)
 {
 	const struct ipcache_set *old = &reconciler->written_ipcache;
-	size_t o = 0, d = 0;
+	size_t refused = 0;
 
-	while (o < old->count || d < desired->count) {
-		int order = o >= old->count	   ? 1
-			    : d >= desired->count ? -1
-						  : compare_ipcache(&old->items[o], &desired->items[d]);
-		if (order == 0) {
-			if (additions &&
-			    (old->items[o].identity != desired->items[d].identity ||
-			     old->items[o].address_identity != desired->items[d].address_identity)) {
-				if (datapath_ipcache_upsert_address(
-					    &reconciler->datapath, desired->items[d].address,
-					    desired->items[d].length, desired->items[d].identity,
-					    desired->items[d].address_identity, errbuf, errlen) < 0)
-					return -1;
-				counts->ipcache_added++;
+	for (int cidrs = 0; cidrs < 2; cidrs++) {
+		size_t o = 0;
+		for (size_t d = 0; d < desired->count; d++) {
+			struct ipcache_item *item = &desired->items[d];
+			char ignored[256];
+
+			while (o < old->count && compare_ipcache(&old->items[o], item) < 0)
+				o++;
+			if (ipcache_item_is_cidr(item) != (cidrs == 1))
+				continue;
+			if (o < old->count && compare_ipcache(&old->items[o], item) == 0 &&
+			    old->items[o].identity == item->identity &&
+			    old->items[o].address_identity == item->address_identity)
+				continue;
+			if (datapath_ipcache_upsert_address(&reconciler->datapath, item->address,
+							    item->length, item->identity,
+							    item->address_identity,
+							    refused ? ignored : errbuf,
+							    refused ? sizeof(ignored) : errlen) < 0) {
+				item->refused = true;
+				refused++;
+				continue;
 			}
-			o++, d++;
-		} else if (order > 0) {
-			if (additions) {
-				if (datapath_ipcache_upsert_address(
-					    &reconciler->datapath, desired->items[d].address,
-					    desired->items[d].length, desired->items[d].identity,
-					    desired->items[d].address_identity, errbuf, errlen) < 0)
-					return -1;
-				counts->ipcache_added++;
-			}
-			d++;
-		} else {
-			if (!additions) {
-				datapath_ipcache_delete(&reconciler->datapath, old->items[o].address,
-							old->items[o].length);
-				counts->ipcache_removed++;
-			}
-			o++;
+			counts->ipcache_added++;
 		}
+	}
+	return refused;
+}
+
+/* Removes what the map holds and desired does not: after the entries using it are gone. */
+static void ipcache_write_removals(struct reconciler *reconciler, const struct ipcache_set *desired,
+				   struct write_counts *counts)
+{
+	const struct ipcache_set *old = &reconciler->written_ipcache;
+	size_t d = 0;
+
+	for (size_t o = 0; o < old->count; o++) {
+		while (d < desired->count && compare_ipcache(&desired->items[d], &old->items[o]) < 0)
+			d++;
+		if (d < desired->count && compare_ipcache(&desired->items[d], &old->items[o]) == 0)
+			continue;
+		datapath_ipcache_delete(&reconciler->datapath, old->items[o].address,
+					old->items[o].length);
+		counts->ipcache_removed++;
+	}
+}
+
+/* What the map holds after this pass: desired without what was refused (a refused update of
+ * an existing prefix keeps the old entry). */
+static void ipcache_commit(struct reconciler *reconciler, struct ipcache_set *desired)
+{
+	const struct ipcache_set *old = &reconciler->written_ipcache;
+	size_t kept = 0, o = 0;
+
+	for (size_t d = 0; d < desired->count; d++) {
+		struct ipcache_item item = desired->items[d];
+		if (item.refused) {
+			while (o < old->count && compare_ipcache(&old->items[o], &item) < 0)
+				o++;
+			if (o == old->count || compare_ipcache(&old->items[o], &item) != 0)
+				continue;
+			item = old->items[o];
+		}
+		desired->items[kept++] = item;
+	}
+	desired->count = kept;
+	free(reconciler->written_ipcache.items);
+	reconciler->written_ipcache = *desired;
+	desired->items = NULL;
+	desired->count = desired->capacity = 0;
+}
+
+/* The CIDRs refused this pass, for the compiler. */
+static int ipcache_refused_cidrs(const struct ipcache_set *desired, struct ipv4_prefix **prefixes,
+				 size_t *count)
+{
+	*prefixes = NULL;
+	*count = 0;
+	for (size_t d = 0; d < desired->count; d++) {
+		if (!desired->items[d].refused || !ipcache_item_is_cidr(&desired->items[d]))
+			continue;
+		struct ipv4_prefix *grown = realloc(*prefixes, (*count + 1) * sizeof(*grown));
+		if (!grown)
+			return -1;
+		*prefixes = grown;
+		(*prefixes)[(*count)++] =
+			(struct ipv4_prefix){ desired->items[d].address, desired->items[d].length };
 	}
 	return 0;
 }
@@ -922,7 +996,9 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	bool *present = NULL;
 	struct write_counts counts = { 0 };
 	uint64_t cidr_digest;
-	bool additions_failed = false, committed = false;
+	bool additions_failed = false, committed = false, ipcache_touched = false;
+	size_t ipcache_refused = 0, refused_cidr_count = 0;
+	struct ipv4_prefix *refused_cidrs = NULL;
 	bool *failed = NULL;
 	int result = -1;
 
@@ -969,6 +1045,32 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 		goto out;
 	}
 
+	/* The ipcache first: what it refuses (a full map) the compiler must know, so that no
+	 * ipBlock relies on a prefix the datapath does not have. Entries stay written whatever
+	 * happens next: the maps are read back if the pass fails before committing. */
+	ipcache_refused = ipcache_write_additions(reconciler, &desired, &counts, errbuf, errlen);
+	ipcache_touched = true;
+	if (ipcache_refused) {
+		additions_failed = true;
+		reconciler->isolated_dirty = true; /* every ipBlock is judged against the refusal */
+		if (ipcache_refused_cidrs(&desired, &refused_cidrs, &refused_cidr_count) < 0) {
+			snprintf(errbuf, errlen, "collect refused ipcache entries: out of memory");
+			goto out;
+		}
+		if (refused_cidr_count) {
+			char policy[600] = "no policy", first[512];
+			compiler_policy_naming_cidr(reconciler->store, &refused_cidrs[0], policy,
+						    sizeof(policy));
+			snprintf(first, sizeof(first), "%s", errbuf);
+			snprintf(errbuf, errlen,
+				 "%s (the ipBlock of %s; %zu ipcache entries refused, their ipBlocks "
+				 "allow nothing until they fit)",
+				 first, policy, ipcache_refused);
+		}
+	}
+	reconciler->tables.refused_cidrs = refused_cidrs;
+	reconciler->tables.refused_cidr_count = refused_cidr_count;
+
 	next = calloc(WEIR_MAX_ENDPOINTS, sizeof(*next));
 	present = calloc(WEIR_MAX_ENDPOINTS, sizeof(*present));
 	failed = calloc(WEIR_MAX_ENDPOINTS, sizeof(*failed));
@@ -1006,8 +1108,6 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 
 	/* Additions first, removals last: no packet sees a rule gone before its successor, and
 	 * no entry names an HTTP rule set that is not written yet (a missing set denies). */
-	if (ipcache_write(reconciler, &desired, true, &counts, errbuf, errlen) < 0)
-		goto out;
 	if (http_sets_write(reconciler, &desired_http, &counts.http_sets_written, &additions_failed,
 			    errbuf, errlen) < 0)
 		goto out;
@@ -1044,8 +1144,7 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	if (http_sets_remove_stale(reconciler, &desired_http, &counts.http_sets_removed, errbuf,
 				   errlen) < 0)
 		goto out;
-	if (ipcache_write(reconciler, &desired, false, &counts, errbuf, errlen) < 0)
-		goto out;
+	ipcache_write_removals(reconciler, &desired, &counts);
 	if ((reconciler->services_dirty || reconciler->all_dirty) &&
 	    service_sync_apply(reconciler->services, reconciler->store, errbuf, errlen) < 0)
 		goto out;
@@ -1069,9 +1168,9 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 			next[id] = NULL;
 		}
 	}
-	free(reconciler->written_ipcache.items);
-	reconciler->written_ipcache = desired;
-	desired.items = NULL;
+	ipcache_commit(reconciler, &desired);
+	ipcache_touched = false;
+	reconciler->ipcache_refused = ipcache_refused;
 	problems_report(reconciler);
 
 	if (counts.policy_added || counts.policy_removed || counts.ipcache_added ||
@@ -1107,6 +1206,14 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 		 reconciler->revision);
 	result = 0;
 out:
+	reconciler->tables.refused_cidrs = NULL;
+	reconciler->tables.refused_cidr_count = 0;
+	free(refused_cidrs);
+	if (ipcache_touched) {
+		/* Additions were written but not committed: read back what the map holds. */
+		reconciler->written_ipcache.count = 0;
+		ipcache_reload(reconciler);
+	}
 	if (result < 0 && !committed) {
 		/* Nothing is committed: the next pass starts from what the maps really hold. */
 		id_table_end_pass(reconciler->tables.identities);
@@ -1146,6 +1253,7 @@ void reconciler_stats(const struct reconciler *reconciler, struct reconciler_sta
 	}
 	stats->identities = id_table_count(reconciler->tables.identities);
 	stats->ipcache_entries = reconciler->written_ipcache.count;
+	stats->ipcache_refused = reconciler->ipcache_refused;
 	stats->policy_revision = reconciler->revision;
 }
 

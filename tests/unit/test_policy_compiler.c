@@ -950,7 +950,42 @@ static void compiler_ip_block_knows_local_pods_by_their_records(void)
 	teardown(&fixture);
 }
 
+/* An ipBlock naming a CIDR the full ipcache refused (as cidr or except) allows nothing, and
+ * says so naming the policy; the pod stays isolated and other peers of the rule still count. */
+static void compiler_ip_block_on_a_refused_cidr_allows_nothing(void)
+{
+	struct fixture fixture;
+	struct ipv4_prefix refused = { 0x0a000b00u, 24 }; /* 10.0.11.0/24 */
+	char name[256];
+
+	setup(&fixture);
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"holes\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":"
+		      "{\"cidr\":\"10.0.0.0/16\",\"except\":[\"10.0.11.0/24\"]}},{\"podSelector\":"
+		      "{\"matchLabels\":{\"pod\":\"b\"}}}]}]}}");
+	fixture.tables.refused_cidrs = &refused;
+	fixture.tables.refused_cidr_count = 1;
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	ASSERT_TRUE(fixture.compiled.ingress_isolation_rule != 0, "isolated");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_INGRESS,
+			       id_table_use(fixture.tables.cidr_identities, "10.0.0.0/16"), 0, 0, 0),
+		    "the block whose except is not in the ipcache allows nothing");
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_INGRESS, identity_of(&fixture, "x", "b"), 0, 0,
+			      0),
+		    "the rule's other peer still does");
+	ASSERT_EQ(fixture.compiled.problem_count, 1, "one problem");
+	ASSERT_CONTAINS(fixture.compiled.problems[0], "NetworkPolicy x/holes", "names the policy");
+	ASSERT_CONTAINS(fixture.compiled.problems[0], "refused 10.0.11.0/24", "names the CIDR");
+	ASSERT_TRUE(compiler_policy_naming_cidr(fixture.store, &refused, name, sizeof(name)),
+		    "the policy naming it is found");
+	ASSERT_STR_EQ(name, "NetworkPolicy x/holes", "by kind and name");
+	fixture.tables.refused_cidr_count = 0;
+	teardown(&fixture);
+}
+
 const struct test_case policy_compiler_tests[] = {
+	{ "compiler_ip_block_on_a_refused_cidr_allows_nothing",
+	  compiler_ip_block_on_a_refused_cidr_allows_nothing },
 	{ "compiler_ip_block_matches_addresses_not_labels",
 	  compiler_ip_block_matches_addresses_not_labels },
 	{ "compiler_ip_block_knows_local_pods_by_their_records",
