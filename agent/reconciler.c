@@ -653,6 +653,7 @@ bool reconciler_pending(const struct reconciler *reconciler)
 struct endpoint_list {
 	struct local_endpoint *items;
 	size_t count, capacity;
+	bool out_of_memory; /* an endpoint left out would read as deleted: its isolation removed */
 };
 
 static void collect_endpoint(const struct endpoint_record *record, void *opaque)
@@ -664,8 +665,10 @@ static void collect_endpoint(const struct endpoint_record *record, void *opaque)
 	if (list->count == list->capacity) {
 		size_t capacity = list->capacity ? list->capacity * 2 : 64;
 		struct local_endpoint *grown = realloc(list->items, capacity * sizeof(*grown));
-		if (!grown)
+		if (!grown) {
+			list->out_of_memory = true;
 			return;
+		}
 		list->items = grown;
 		list->capacity = capacity;
 	}
@@ -1003,6 +1006,12 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	int result = -1;
 
 	endpoint_record_for_each(reconciler->state_dir, collect_endpoint, &endpoints);
+	if (endpoints.out_of_memory) {
+		snprintf(errbuf, errlen, "collect local endpoints: out of memory");
+		free(endpoints.items);
+		reconciler->all_dirty = true;
+		return -1;
+	}
 
 	pod_identity_cache_reset();
 	id_table_begin_pass(reconciler->tables.identities);
