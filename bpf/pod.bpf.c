@@ -393,10 +393,12 @@ int from_uplink(struct __sk_buff *skb)
 
 	if (parsed != PARSE_IPV4 || packet.is_later_fragment)
 		return TC_ACT_OK; /* the host's own traffic: not weir's to judge */
-	/* Nothing from outside honestly comes from this node or the hairpin address: both would
-	 * be believed as the host (or as the pod itself) further on. */
+	/* Nothing from outside honestly comes from this node, the hairpin address or a pod of
+	 * this node: each would be believed as itself further on (the host, the pod itself, that
+	 * pod's identity). */
 	if (packet.source == bpf_htonl(WEIR_HAIRPIN_ADDRESS) ||
-	    identity_of(packet.source) == WEIR_IDENTITY_HOST)
+	    identity_of(packet.source) == WEIR_IDENTITY_HOST ||
+	    local_endpoint_by_address(packet.source))
 		return drop_packet(&packet, 0, WEIR_DROP_SPOOFED_SOURCE_IP, WEIR_DIRECTION_INGRESS,
 				   0, 0);
 	if ((packet.protocol == IPPROTO_TCP || packet.protocol == IPPROTO_UDP) &&

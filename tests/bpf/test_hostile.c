@@ -67,19 +67,21 @@ static void hairpin_source_forwarded_from_outside_is_judged(void)
 	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_POLICY_DENIED_INGRESS, INGRESS), 1, "denied");
 }
 
-/* from_uplink sees every packet entering the node: one whose source is this node or the
- * hairpin address cannot have come from outside honestly. */
+/* from_uplink sees every packet entering the node: one whose source is this node, the
+ * hairpin address or a pod of this node cannot have come from outside honestly. */
 static void uplink_drops_sources_claiming_this_node(void)
 {
 	struct packet_spec node = tcp_to_a(NODE_HOST, 8080, TCP_SYN);
 	struct packet_spec hairpin = tcp_to_a(WEIR_HAIRPIN_ADDRESS, 8080, TCP_SYN);
+	struct packet_spec local_pod = tcp_to_a(POD_B, 8080, TCP_SYN);
 	struct packet_spec honest = tcp_to_a(REMOTE_POD, 8080, TCP_SYN);
 
 	SETUP();
 	fixture_ingress_ifindex = UPLINK_IFINDEX;
 	ASSERT_EQ(run_spec(FROM_UPLINK, &node).verdict, TC_ACT_SHOT, "the node's own address");
 	ASSERT_EQ(run_spec(FROM_UPLINK, &hairpin).verdict, TC_ACT_SHOT, "the hairpin address");
-	ASSERT_EQ(drops_of(0, WEIR_DROP_SPOOFED_SOURCE_IP, INGRESS), 2, "counted as spoofed");
+	ASSERT_EQ(run_spec(FROM_UPLINK, &local_pod).verdict, TC_ACT_SHOT, "a pod of this node");
+	ASSERT_EQ(drops_of(0, WEIR_DROP_SPOOFED_SOURCE_IP, INGRESS), 3, "counted as spoofed");
 	ASSERT_EQ(run_spec(FROM_UPLINK, &honest).verdict, TC_ACT_OK,
 		  "another node's pod goes on to the host stack");
 }
