@@ -136,12 +136,11 @@ struct reverse_nat {
 };
 
 /* A connection conntrack does not know (its key: the packet's own tuple): both policies judge
- * it, and an allowed one is tracked. Not inlined: on a call chain of its own, it keeps
- * from_pod's frame within the verifier's stack limit next to the HTTP inspection's. */
+ * it under revision, and an allowed one is tracked. */
 static __always_inline int admit_new_connection(struct __sk_buff *skb, struct packet *packet,
-					   const struct weir_endpoint *source,
-					   const struct weir_endpoint *destination,
-					   const struct service_nat *nat)
+						const struct weir_endpoint *source,
+						const struct weir_endpoint *destination,
+						const struct service_nat *nat, __u32 revision)
 {
 	int from_pod = source != 0;
 	__u32 source_endpoint_id = source ? source->endpoint_id : 0;
@@ -159,7 +158,7 @@ static __always_inline int admit_new_connection(struct __sk_buff *skb, struct pa
 	if (!judgment.allowed)
 		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
 				   judgment.peer_identity, judgment.rule_id);
-	origin.revision = policy_current_revision();
+	origin.revision = revision;
 	origin.rule_id = judgment.rule_id;
 	origin.nat_address = nat->translated ? nat->vip : 0;
 	origin.nat_port = nat->translated ? nat->vip_port : 0;
@@ -266,7 +265,7 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		return CONTINUE;
 	}
 
-	return admit_new_connection(skb, packet, source, destination, nat);
+	return admit_new_connection(skb, packet, source, destination, nat, revision);
 }
 
 /* Drops for packets that never reach conntrack: unsupported or malformed. */
