@@ -101,9 +101,12 @@ $(BUILD)/weirctl: $(call obj,$(CTL_SRC)) $(COMMON_LIB)
 CNI_LIB_SRC := $(filter-out cni/main.c,$(CNI_SRC))
 AGENT_LIB_SRC := $(filter-out agent/main.c,$(AGENT_SRC))
 
+# The unit tests can make any allocation of weir's code fail (tests/unit/alloc_failure.h).
+UNIT_WRAP   := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+
 $(BUILD)/tests/unit_tests: $(call obj,$(wildcard tests/unit/*.c) tests/test_runner.c $(CNI_LIB_SRC) $(AGENT_LIB_SRC) $(COMMON_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(UNIT_WRAP) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/bpf_tests: $(call obj,$(wildcard tests/bpf/*.c) tests/test_runner.c $(COMMON_SRC))
 	@mkdir -p $(@D)
@@ -124,7 +127,7 @@ $(ASAN_OBJ)/%.o: %.c | $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h
 
 $(BUILD)/tests/unit_tests_sanitized: $(call asan_obj,$(UNIT_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $(ASAN_FLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(ASAN_FLAGS) $(UNIT_WRAP) $^ $(LDLIBS) -o $@
 
 BENCH_BINS  := $(BUILD)/bench/datapath_bench $(BUILD)/bench/tcp_rr
 TOOL_BINS   := $(BUILD)/tests/weir-maptool

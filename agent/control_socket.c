@@ -80,6 +80,7 @@ static void answer(int client, const char *request, const struct agent_status *s
 					(double)status->isolated_endpoints);
 		cJSON_AddNumberToObject(reply, "identities", (double)status->identities);
 		cJSON_AddNumberToObject(reply, "ipcacheEntries", (double)status->ipcache_entries);
+		cJSON_AddNumberToObject(reply, "ipcacheRefused", (double)status->ipcache_refused);
 		cJSON_AddNumberToObject(reply, "policyEntries", (double)status->policy_entries);
 		cJSON_AddNumberToObject(reply, "policyRevision", status->policy_revision);
 		if (flows) {

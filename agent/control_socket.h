@@ -21,6 +21,7 @@ struct agent_status {
 	long started_at;
 	unsigned long applied_changes;
 	size_t endpoints, isolated_endpoints, identities, ipcache_entries, policy_entries;
+	size_t ipcache_refused; /* entries the last pass could not write: a full ipcache */
 	unsigned policy_revision;
 	unsigned long failed_passes; /* passes that could not write everything (retried) */
 	const char *last_error;	     /* why the newest of them failed; "" when none did */

@@ -128,6 +128,11 @@ uint32_t id_table_use(struct id_table *table, const char *key)
 	return 0;
 }
 
+bool id_table_has_room(const struct id_table *table)
+{
+	return table->count < (size_t)(table->last_id - table->first_id) + 1;
+}
+
 void id_table_begin_pass(struct id_table *table)
 {
 	for (size_t i = 0; i < BUCKETS; i++) {

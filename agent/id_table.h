@@ -34,5 +34,8 @@ void id_table_for_each(struct id_table *table, void (*visit)(const char *key, ui
 /* The key of an id, or NULL. */
 const char *id_table_key_of(struct id_table *table, uint32_t id);
 size_t id_table_count(struct id_table *table);
+/* Whether an id is still free: tells a full table from a failed allocation when
+ * id_table_use gives 0. */
+bool id_table_has_room(const struct id_table *table);
 
 #endif

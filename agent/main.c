@@ -292,6 +292,7 @@ static void status_fill(const struct agent *agent, struct agent_status *status)
 	status->isolated_endpoints = stats.isolated_endpoints;
 	status->identities = stats.identities;
 	status->ipcache_entries = stats.ipcache_entries;
+	status->ipcache_refused = stats.ipcache_refused;
 	status->policy_entries = stats.policy_entries;
 	status->policy_revision = stats.policy_revision;
 }
@@ -413,10 +414,13 @@ static int run(struct agent *agent)
 				status_fill(agent, &status);
 				control_socket_serve_one(agent->control_fd, &status, agent->flow_stream);
 			} else if (active[i].fd == agent->metrics_fd) {
+				struct reconciler_stats stats;
+				reconciler_stats(agent->reconciler, &stats);
 				struct metrics_sources sources = {
 					agent->options.bpffs, agent->options.state_dir, agent->published,
 					agent->kube,	      agent->flow_log,	      agent->ct_sweep,
 					agent->http_metrics,  agent->otlp,	      agent->failed_passes,
+					stats.ipcache_refused,
 				};
 				metrics_server_serve_one(agent->metrics_fd, &sources);
 			}

@@ -386,6 +386,10 @@ void metrics_render(const struct metrics_sources *sources, struct text_buffer *b
 	       "Policy passes that could not write everything (a full map, a kernel refusal); "
 	       "each is retried, and restricting writes still happen.");
 	text_append(body, "weir_reconcile_failures_total %lu\n", sources->failed_passes);
+	family(body, "weir_ipcache_refused_entries", "gauge",
+	       "ipcache entries the last policy pass could not write (a full map); every ipBlock "
+	       "naming a refused CIDR allows nothing until it fits (the log names the policy).");
+	text_append(body, "weir_ipcache_refused_entries %zu\n", sources->ipcache_refused);
 	if (up) {
 		struct endpoint_list endpoints = { NULL, 0 };
 		endpoints.records = endpoint_record_load_all(sources->state_dir, &endpoints.count);

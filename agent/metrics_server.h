@@ -27,6 +27,7 @@ struct metrics_sources {
 	const struct http_metrics *http;
 	const struct otlp_exporter *otlp;
 	unsigned long failed_passes; /* reconcile passes that could not write everything */
+	size_t ipcache_refused;	     /* entries the last pass could not write (a full ipcache) */
 };
 
 /* Listens on "HOST:PORT". Returns the fd or -errno with errbuf. */

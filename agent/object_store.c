@@ -3,6 +3,7 @@
 #include "object_store.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,16 +224,29 @@ int object_store_remove(struct object_store *store, enum kube_kind kind, const c
 	return 1;
 }
 
+/* Allocates nothing for names Kubernetes allows (253 + 63 characters): a lookup that failed
+ * for want of memory would read as "no such object", and a pod nobody knows is compiled as
+ * selected by no policy. */
 cJSON *object_store_get(struct object_store *store, enum kube_kind kind, const char *name_space,
 			const char *name)
 {
-	char *key = key_of(name_space ? name_space : "", name);
+	char buffer[1024], *key = buffer;
 	struct stored_object **slot;
+	int length;
 
-	if (!key)
+	if (!name_space)
+		name_space = "";
+	length = snprintf(buffer, sizeof(buffer), "%s/%s", name_space, name);
+	if (length < 0)
 		return NULL;
+	if ((size_t)length >= sizeof(buffer)) {
+		key = key_of(name_space, name);
+		if (!key)
+			return NULL;
+	}
 	slot = find_slot(&store->tables[kind], key);
-	free(key);
+	if (key != buffer)
+		free(key);
 	return *slot ? (*slot)->object : NULL;
 }
 

@@ -3,7 +3,8 @@
  * becomes allow entries {peer identity, protocol, port prefix}. Peers: podSelector and/or
  * namespaceSelector (ANDed within one peer, ORed across peers) resolve to the identities of the
  * pods they select; ipBlock resolves to the CIDR identities inside it and outside its excepts,
- * plus the pods and nodes whose addresses it covers, plus world for 0.0.0.0/0. Named ports
+ * the /32 identities of the pod and node addresses among them (by address, never by label),
+ * plus world for 0.0.0.0/0. Named ports
  * resolve against the destination pod's container ports.
  *
  * WeirNetworkPolicy is the same, plus `http` matchers on ingress port rules. Policies add up:
@@ -126,19 +127,23 @@ void pod_identity_cache_reset(void)
 	}
 }
 
-uint32_t pod_identity(struct object_store *store, struct id_table *identities, const cJSON *pod)
+uint32_t pod_identity_checked(struct object_store *store, struct id_table *identities,
+			      const cJSON *pod, bool *out_of_memory)
 {
 	size_t bucket = ((uintptr_t)pod >> 4) % IDENTITY_CACHE_BUCKETS;
 	struct cached_identity *cached;
 	char *key;
 	uint32_t identity;
 
+	*out_of_memory = false;
 	for (cached = identity_cache[bucket]; cached; cached = cached->next) {
 		if (cached->pod == pod && cached->table == identities)
 			return cached->identity;
 	}
 	key = pod_identity_key(store, pod);
 	identity = key ? id_table_use(identities, key) : 0;
+	if (!identity && (!key || id_table_has_room(identities)))
+		*out_of_memory = true;
 	free(key);
 	cached = malloc(sizeof(*cached));
 	if (cached && identity) {
@@ -151,6 +156,13 @@ uint32_t pod_identity(struct object_store *store, struct id_table *identities, c
 		free(cached);
 	}
 	return identity;
+}
+
+uint32_t pod_identity(struct object_store *store, struct id_table *identities, const cJSON *pod)
+{
+	bool out_of_memory;
+
+	return pod_identity_checked(store, identities, pod, &out_of_memory);
 }
 
 size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity)
@@ -177,20 +189,79 @@ size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity)
 struct cidr_marking {
 	struct id_table *table;
 	uint64_t digest;
+	struct ipv4_prefix *blocks; /* every ipBlock cidr (not except): what covers addresses */
+	size_t block_count, block_capacity;
+	bool out_of_memory;
 };
 
-static void mark_cidr_text(struct cidr_marking *marking, const char *text)
+static void mark_prefix(struct cidr_marking *marking, const struct ipv4_prefix *prefix)
+{
+	char canonical[24], address[16];
+
+	snprintf(canonical, sizeof(canonical), "%s/%u",
+		 ipv4_address_format(prefix->network, address), prefix->length);
+	marking->digest = (marking->digest ^ id_table_use(marking->table, canonical)) * 1099511628211ull +
+			  prefix->network + prefix->length;
+}
+
+static void mark_cidr_text(struct cidr_marking *marking, const char *text, bool block)
 {
 	struct ipv4_prefix prefix;
-	char errbuf[128], canonical[24], address[16];
+	char errbuf[128];
 
-	if (!text || ipv4_prefix_parse(text, &prefix, errbuf, sizeof(errbuf)) < 0 ||
-	    prefix.length == 0)
-		return; /* 0.0.0.0/0 is the ipcache's default, never an entry */
-	snprintf(canonical, sizeof(canonical), "%s/%u", ipv4_address_format(prefix.network, address),
-		 prefix.length);
-	marking->digest = (marking->digest ^ id_table_use(marking->table, canonical)) * 1099511628211ull +
-			  prefix.network + prefix.length;
+	if (!text || ipv4_prefix_parse(text, &prefix, errbuf, sizeof(errbuf)) < 0)
+		return;
+	if (block) {
+		if (marking->block_count == marking->block_capacity) {
+			size_t capacity = marking->block_capacity ? marking->block_capacity * 2 : 16;
+			struct ipv4_prefix *grown =
+				realloc(marking->blocks, capacity * sizeof(*grown));
+			if (!grown) {
+				marking->out_of_memory = true;
+				return;
+			}
+			marking->blocks = grown;
+			marking->block_capacity = capacity;
+		}
+		marking->blocks[marking->block_count++] = prefix;
+	}
+	if (prefix.length > 0) /* 0.0.0.0/0 is the ipcache's default, never an entry */
+		mark_prefix(marking, &prefix);
+}
+
+/* An address of a pod or node inside some ipBlock gets a /32 CIDR identity of its own: an
+ * ipBlock matches it by that address, never by the label identity it shares with others. */
+static void mark_address(struct cidr_marking *marking, uint32_t address)
+{
+	for (size_t i = 0; i < marking->block_count; i++) {
+		if (ipv4_prefix_contains(&marking->blocks[i], address)) {
+			struct ipv4_prefix single = { .network = address, .length = 32 };
+			mark_prefix(marking, &single);
+			return;
+		}
+	}
+}
+
+static void mark_pod_addresses(cJSON *pod, void *opaque)
+{
+	uint32_t addresses[4];
+	size_t count = pod_addresses(pod, addresses, 4);
+
+	for (size_t i = 0; i < count; i++)
+		mark_address(opaque, addresses[i]);
+}
+
+static void mark_node_addresses(cJSON *node, void *opaque)
+{
+	const cJSON *address;
+
+	cJSON_ArrayForEach(address, object_child(node, "status.addresses"))
+	{
+		const char *text = object_string(address, "address");
+		uint32_t value;
+		if (text && ipv4_address_parse(text, &value) == 0)
+			mark_address(opaque, value);
+	}
 }
 
 static void mark_policy_cidrs(cJSON *policy, void *opaque)
@@ -209,23 +280,90 @@ static void mark_policy_cidrs(cJSON *policy, void *opaque)
 				const cJSON *except;
 				if (!block)
 					continue;
-				mark_cidr_text(opaque, object_string(block, "cidr"));
+				mark_cidr_text(opaque, object_string(block, "cidr"), true);
 				cJSON_ArrayForEach(except, cJSON_GetObjectItemCaseSensitive(block, "except"))
-					mark_cidr_text(opaque, cJSON_IsString(except)
-								       ? except->valuestring
-								       : NULL);
+					mark_cidr_text(opaque,
+						       cJSON_IsString(except) ? except->valuestring
+									      : NULL,
+						       false);
 			}
 		}
 	}
 }
 
-uint64_t compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities)
+int compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities,
+			const uint32_t *local_addresses, size_t local_count, uint64_t *digest)
 {
-	struct cidr_marking marking = { cidr_identities, 1469598103934665603ull };
+	struct cidr_marking marking = { .table = cidr_identities,
+					.digest = 1469598103934665603ull };
 
 	object_store_for_each(store, KIND_NETWORKPOLICY, mark_policy_cidrs, &marking);
 	object_store_for_each(store, KIND_WEIRNETWORKPOLICY, mark_policy_cidrs, &marking);
-	return marking.digest;
+	object_store_for_each(store, KIND_POD, mark_pod_addresses, &marking);
+	object_store_for_each(store, KIND_NODE, mark_node_addresses, &marking);
+	for (size_t i = 0; i < local_count; i++)
+		mark_address(&marking, local_addresses[i]);
+	free(marking.blocks);
+	*digest = marking.digest;
+	return marking.out_of_memory ? -1 : 0;
+}
+
+struct cidr_naming {
+	const struct ipv4_prefix *prefix;
+	char *name;
+	size_t size;
+	bool found;
+};
+
+static bool text_names_prefix(const char *text, const struct ipv4_prefix *prefix)
+{
+	struct ipv4_prefix parsed;
+	char errbuf[64];
+
+	return text && ipv4_prefix_parse(text, &parsed, errbuf, sizeof(errbuf)) == 0 &&
+	       parsed.network == prefix->network && parsed.length == prefix->length;
+}
+
+static void find_policy_naming(cJSON *policy, void *opaque)
+{
+	struct cidr_naming *naming = opaque;
+	const char *directions[2] = { "spec.ingress", "spec.egress" };
+	const char *peer_fields[2] = { "from", "to" };
+
+	for (int d = 0; d < 2 && !naming->found; d++) {
+		const cJSON *rule, *peer, *except;
+		cJSON_ArrayForEach(rule, object_child(policy, directions[d]))
+		{
+			cJSON_ArrayForEach(peer, cJSON_GetObjectItemCaseSensitive(rule, peer_fields[d]))
+			{
+				const cJSON *block = cJSON_GetObjectItemCaseSensitive(peer, "ipBlock");
+				bool named = block && text_names_prefix(object_string(block, "cidr"),
+									naming->prefix);
+				cJSON_ArrayForEach(except,
+						   cJSON_GetObjectItemCaseSensitive(block, "except"))
+					named |= cJSON_IsString(except) &&
+						 text_names_prefix(except->valuestring, naming->prefix);
+				if (named && !naming->found) {
+					naming->found = true;
+					snprintf(naming->name, naming->size, "%s %s/%s",
+						 object_string(policy, "kind") ? object_string(policy, "kind")
+									       : "policy",
+						 object_namespace(policy), object_name(policy));
+				}
+			}
+		}
+	}
+}
+
+bool compiler_policy_naming_cidr(struct object_store *store, const struct ipv4_prefix *prefix,
+				 char *name, size_t size)
+{
+	struct cidr_naming naming = { prefix, name, size, false };
+
+	object_store_for_each(store, KIND_NETWORKPOLICY, find_policy_naming, &naming);
+	if (!naming.found)
+		object_store_for_each(store, KIND_WEIRNETWORKPOLICY, find_policy_naming, &naming);
+	return naming.found;
 }
 
 static bool prefix_within(const struct ipv4_prefix *inner, const struct ipv4_prefix *outer)
@@ -243,7 +381,8 @@ struct target {
 struct target_list {
 	struct target *items;
 	size_t count, capacity;
-	bool failed;
+	bool failed;	    /* a peer could not be resolved: the rule allows nothing */
+	bool out_of_memory; /* ... for want of memory: the compilation fails */
 };
 
 static void target_add(struct target_list *list, uint32_t identity, const cJSON *pod)
@@ -252,7 +391,7 @@ static void target_add(struct target_list *list, uint32_t identity, const cJSON 
 		size_t capacity = list->capacity ? list->capacity * 2 : 16;
 		struct target *grown = realloc(list->items, capacity * sizeof(*grown));
 		if (!grown) {
-			list->failed = true;
+			list->failed = list->out_of_memory = true;
 			return;
 		}
 		list->items = grown;
@@ -268,10 +407,12 @@ static void target_add(struct target_list *list, uint32_t identity, const cJSON 
 static void target_add_pod(struct target_list *list, struct object_store *store,
 			   struct id_table *identities, const cJSON *pod)
 {
-	uint32_t identity = pod_identity(store, identities, pod);
+	bool out_of_memory;
+	uint32_t identity = pod_identity_checked(store, identities, pod, &out_of_memory);
 
 	if (identity == WEIR_IDENTITY_ANY) {
 		list->failed = true;
+		list->out_of_memory |= out_of_memory;
 		return;
 	}
 	target_add(list, identity, pod);
@@ -348,17 +489,6 @@ struct ip_block {
 	size_t except_count;
 };
 
-static bool block_covers(const struct ip_block *block, uint32_t address)
-{
-	if (!ipv4_prefix_contains(&block->cidr, address))
-		return false;
-	for (size_t i = 0; i < block->except_count; i++) {
-		if (ipv4_prefix_contains(&block->except[i], address))
-			return false;
-	}
-	return true;
-}
-
 struct block_scan {
 	const struct ip_block *block;
 	struct target_list *targets;
@@ -381,43 +511,6 @@ static void block_cidr_identity(const char *key, uint32_t id, void *opaque)
 	target_add(scan->targets, id, NULL);
 }
 
-static void block_pod(cJSON *pod, void *opaque)
-{
-	struct block_scan *scan = opaque;
-	uint32_t addresses[4];
-	size_t count = pod_addresses(pod, addresses, 4);
-
-	for (size_t i = 0; i < count; i++) {
-		if (block_covers(scan->block, addresses[i])) {
-			target_add_pod(scan->targets, scan->context->store,
-				       scan->context->tables->identities, pod);
-			return;
-		}
-	}
-}
-
-static void block_node(cJSON *node, void *opaque)
-{
-	struct block_scan *scan = opaque;
-	const cJSON *address;
-
-	cJSON_ArrayForEach(address, object_child(node, "status.addresses"))
-	{
-		const char *text = object_string(address, "address");
-		uint32_t value;
-		if (text && ipv4_address_parse(text, &value) == 0 &&
-		    block_covers(scan->block, value)) {
-			const char *name = object_name(node);
-			target_add(scan->targets,
-				   name && strcmp(name, scan->context->node_name) == 0
-					   ? WEIR_IDENTITY_HOST
-					   : WEIR_IDENTITY_REMOTE_NODE,
-				   NULL);
-			return;
-		}
-	}
-}
-
 static int resolve_ip_block(struct compile_context *context, const cJSON *json_block,
 			    struct target_list *targets)
 {
@@ -436,11 +529,31 @@ static int resolve_ip_block(struct compile_context *context, const cJSON *json_b
 			return -1;
 		block.except_count++;
 	}
+	/* The known prefixes inside the block and outside its excepts: CIDRs, and the /32 of
+	 * every pod and node address inside it (compiler_mark_cidrs). Never a label identity. */
+	for (size_t i = 0; i < context->tables->refused_cidr_count; i++) {
+		const struct ipv4_prefix *refused = &context->tables->refused_cidrs[i];
+		bool named = refused->network == block.cidr.network &&
+			     refused->length == block.cidr.length;
+		for (size_t e = 0; e < block.except_count && !named; e++)
+			named = refused->network == block.except[e].network &&
+				refused->length == block.except[e].length;
+		if (named) {
+			char address[16];
+			problem_add(context,
+				    "%s %s: ipBlock %s: the ipcache is full and refused %s/%u; this "
+				    "peer allows nothing until it fits",
+				    context->policy_kind == KIND_WEIRNETWORKPOLICY
+					    ? "WeirNetworkPolicy"
+					    : "NetworkPolicy",
+				    context->policy_name, cidr,
+				    ipv4_address_format(refused->network, address), refused->length);
+			return 0;
+		}
+	}
 	id_table_for_each(context->tables->cidr_identities, block_cidr_identity, &scan);
 	if (block.cidr.length == 0)
 		target_add(targets, WEIR_IDENTITY_WORLD, NULL);
-	object_store_for_each(context->store, KIND_POD, block_pod, &scan);
-	object_store_for_each(context->store, KIND_NODE, block_node, &scan);
 	return 0;
 }
 
@@ -708,6 +821,8 @@ static void compile_rule(struct compile_context *context, uint8_t direction, int
 
 	if (resolve_peers(context, peers, &targets) < 0 || targets.failed) {
 		/* A rule weir cannot read allows nothing: the pod stays isolated (fail closed). */
+		if (targets.out_of_memory)
+			context->failed = true;
 		free(targets.items);
 		return;
 	}
@@ -769,13 +884,17 @@ static void compile_rule(struct compile_context *context, uint8_t direction, int
 	free(targets.items);
 }
 
-static void append_name(char **list, const char *name)
+/* A name lost to a failed allocation would leave the pod less isolated: the compilation
+ * fails instead. */
+static void append_name(struct compile_context *context, char **list, const char *name)
 {
 	size_t old = *list ? strlen(*list) : 0;
 	char *grown = realloc(*list, old + strlen(name) + 3);
 
-	if (!grown)
+	if (!grown) {
+		context->failed = true;
 		return;
+	}
 	if (old)
 		strcpy(grown + old, ", ");
 	else
@@ -816,6 +935,10 @@ static void compile_policy(cJSON *policy, void *opaque)
 		return;
 	if (!selector) {
 		empty_selector = cJSON_CreateObject();
+		if (!empty_selector) {
+			context->failed = true; /* unknown whether it selects the pod: fail */
+			return;
+		}
 		selector = empty_selector;
 	}
 	if (!label_selector_matches(selector, object_child(context->endpoint_pod, "metadata.labels"),
@@ -831,14 +954,20 @@ static void compile_policy(cJSON *policy, void *opaque)
 		snprintf(key, sizeof(key), "policy %s", name);
 		rule_id = id_table_use(context->tables->rules, key);
 	}
+	if (!rule_id) {
+		/* Entries must name their policy; isolation must not be lost: fail. */
+		context->failed = true;
+		context->policy_name = NULL;
+		return;
+	}
 	if (policy_has_type(policy, "Ingress")) {
-		append_name(&context->ingress_isolators, name);
+		append_name(context, &context->ingress_isolators, name);
 		rule_index = 0;
 		cJSON_ArrayForEach(rule, object_child(policy, "spec.ingress"))
 			compile_rule(context, WEIR_DIRECTION_INGRESS, rule_index++, rule, rule_id);
 	}
 	if (policy_has_type(policy, "Egress")) {
-		append_name(&context->egress_isolators, name);
+		append_name(context, &context->egress_isolators, name);
 		rule_index = 0;
 		cJSON_ArrayForEach(rule, object_child(policy, "spec.egress"))
 			compile_rule(context, WEIR_DIRECTION_EGRESS, rule_index++, rule, rule_id);
@@ -1173,14 +1302,15 @@ static void pending_emit(struct compile_context *context)
 }
 
 /* "isolated by ns/a, ns/b" with the names sorted, each once (a NetworkPolicy and a
- * WeirNetworkPolicy may share a name). */
-static uint32_t isolation_rule(struct id_table *rules, char *names)
+ * WeirNetworkPolicy may share a name). 0 when names is NULL (not isolated); -1 when the rule
+ * cannot be had (no memory, or no rule id left): never "not isolated" by accident. */
+static int isolation_rule(struct id_table *rules, char *names, uint32_t *rule)
 {
 	char *parts[256], *saveptr = NULL, *token;
 	size_t count = 0, length = 32;
 	char *key;
-	uint32_t id;
 
+	*rule = 0;
 	if (!names)
 		return 0;
 	for (token = strtok_r(names, ",", &saveptr); token && count < 256;
@@ -1193,7 +1323,7 @@ static uint32_t isolation_rule(struct id_table *rules, char *names)
 	qsort(parts, count, sizeof(*parts), compare_strings);
 	key = malloc(length);
 	if (!key)
-		return 0;
+		return -1;
 	strcpy(key, "isolated by ");
 	for (size_t i = 0; i < count; i++) {
 		if (i > 0 && strcmp(parts[i], parts[i - 1]) == 0)
@@ -1202,9 +1332,9 @@ static uint32_t isolation_rule(struct id_table *rules, char *names)
 			strcat(key, ", ");
 		strcat(key, parts[i]);
 	}
-	id = id_table_use(rules, key);
+	*rule = id_table_use(rules, key);
 	free(key);
-	return id;
+	return *rule ? 0 : -1;
 }
 
 void compiled_endpoint_reset(struct compiled_endpoint *compiled)
@@ -1240,8 +1370,11 @@ int compile_endpoint(struct object_store *store, struct compiler_tables *tables,
 		context.policy_kind = policy_kinds[i];
 		object_store_for_each(store, policy_kinds[i], compile_policy, &context);
 	}
-	out->ingress_isolation_rule = isolation_rule(tables->rules, context.ingress_isolators);
-	out->egress_isolation_rule = isolation_rule(tables->rules, context.egress_isolators);
+	if (isolation_rule(tables->rules, context.ingress_isolators,
+			   &out->ingress_isolation_rule) < 0 ||
+	    isolation_rule(tables->rules, context.egress_isolators, &out->egress_isolation_rule) <
+		    0)
+		context.failed = true;
 	free(context.ingress_isolators);
 	free(context.egress_isolators);
 	pending_emit(&context);
@@ -1250,7 +1383,10 @@ int compile_endpoint(struct object_store *store, struct compiler_tables *tables,
 	free(context.pending);
 	free(context.sources);
 	if (context.failed) {
-		snprintf(errbuf, errlen, "compile endpoint %u: out of memory", endpoint_id);
+		snprintf(errbuf, errlen,
+			 "compile endpoint %u: out of memory (or out of rule ids); the maps keep "
+			 "what they hold",
+			 endpoint_id);
 		return -1;
 	}
 	return 0;

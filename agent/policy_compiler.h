@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "abi.h"
+#include "cidr.h"
 #include "id_table.h"
 #include "object_store.h"
 
@@ -46,6 +47,10 @@ struct compiler_tables {
 	struct id_table *identities;	  /* label sets -> identities */
 	struct id_table *cidr_identities; /* CIDRs -> CIDR identities */
 	struct id_table *rules;		  /* "policy ns/name" and isolation sets -> rule ids */
+	/* CIDRs the ipcache refused this pass (full): an ipBlock naming one (as cidr or except)
+	 * would lean on a prefix the datapath lacks, so it allows nothing. */
+	const struct ipv4_prefix *refused_cidrs;
+	size_t refused_cidr_count;
 };
 
 /* The identity key of a pod: its namespace, the namespace's labels and its own labels,
@@ -56,13 +61,25 @@ void pod_identity_cache_reset(void);
 /* The pod's identity, allocating it in this pass; 0 when the table is full. Remembered per
  * pod object until pod_identity_cache_reset, since every peer lookup asks again. */
 uint32_t pod_identity(struct object_store *store, struct id_table *identities, const cJSON *pod);
+/* The same; *out_of_memory says whether a 0 came from a failed allocation rather than a full
+ * table (the caller then fails instead of compiling "nobody"). */
+uint32_t pod_identity_checked(struct object_store *store, struct id_table *identities,
+			      const cJSON *pod, bool *out_of_memory);
 
 /* The pod's IPv4 addresses from status.podIPs / status.podIP (host byte order). */
 size_t pod_addresses(const cJSON *pod, uint32_t *addresses, size_t capacity);
 
-/* Marks every ipBlock CIDR (and except) of every policy (of both kinds) in the CIDR table, so the ipcache and
- * all rules see the same set of known CIDRs. Returns a digest of the set (changes when it does). */
-uint64_t compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities);
+/* Marks every ipBlock CIDR (and except) of every policy (of both kinds) in the CIDR table, and
+ * the /32 of every pod and node address inside an ipBlock (pods' status and local_addresses,
+ * the CNI's records of local pods), so the ipcache and all rules see the same set of known
+ * CIDRs. *digest changes when the set does. -1 when out of memory: addresses may then lack
+ * their /32, which ipBlocks then simply do not match (fail closed). */
+int compiler_mark_cidrs(struct object_store *store, struct id_table *cidr_identities,
+			const uint32_t *local_addresses, size_t local_count, uint64_t *digest);
+
+/* The first policy whose ipBlock names prefix (as cidr or except), as "Kind ns/name". */
+bool compiler_policy_naming_cidr(struct object_store *store, const struct ipv4_prefix *prefix,
+				 char *name, size_t size);
 
 /* Compiles the endpoint of pod (NULL: unknown pod, nothing selects it). */
 int compile_endpoint(struct object_store *store, struct compiler_tables *tables,

@@ -33,6 +33,8 @@ struct ipcache_item {
 	uint32_t address; /* host byte order */
 	uint32_t length;
 	uint32_t identity;
+	uint32_t address_identity; /* a pod's or node's /32 inside an ipBlock: its CIDR identity */
+	bool refused;		   /* the kernel refused it this pass (a full ipcache) */
 };
 
 struct ipcache_set {
@@ -95,9 +97,11 @@ struct reconciler {
 	bool nodes_dirty;
 	struct http_set_list written_http; /* kept equal to the map, write by write */
 	struct problem_list logged_problems;
+	size_t ipcache_refused; /* entries the last pass could not write (a full ipcache) */
 };
 
 static void address_names_clear(struct reconciler *reconciler);
+static void ipcache_reload(struct reconciler *reconciler);
 
 /* ---- ipcache sets ---------------------------------------------------------------------------- */
 
@@ -112,7 +116,7 @@ static int ipcache_add(struct ipcache_set *set, uint32_t address, uint32_t lengt
 		set->items = grown;
 		set->capacity = capacity;
 	}
-	set->items[set->count++] = (struct ipcache_item){ address, length, identity };
+	set->items[set->count++] = (struct ipcache_item){ address, length, identity, 0, false };
 	return 0;
 }
 
@@ -142,26 +146,35 @@ static int compare_tagged(const void *left, const void *right)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-/* Sorts; of duplicate prefixes the first added wins (nodes and pods are added before CIDRs). */
-static void ipcache_normalize(struct ipcache_set *set)
+/* Sorts; of duplicate prefixes the first added wins (nodes and pods are added before CIDRs),
+ * and a CIDR identity on the /32 of a pod or node becomes that entry's address identity: the
+ * datapath judges the address by both. -1 when out of memory (the set is left as it was). */
+static int ipcache_normalize(struct ipcache_set *set)
 {
 	struct tagged_item *tagged = malloc((set->count + 1) * sizeof(*tagged));
 	size_t kept = 0;
 
 	if (!tagged)
-		return;
+		return -1;
 	for (size_t i = 0; i < set->count; i++) {
 		tagged[i].item = set->items[i];
 		tagged[i].order = i;
 	}
 	qsort(tagged, set->count, sizeof(*tagged), compare_tagged);
 	for (size_t i = 0; i < set->count; i++) {
-		if (kept > 0 && compare_ipcache(&set->items[kept - 1], &tagged[i].item) == 0)
+		if (kept > 0 && compare_ipcache(&set->items[kept - 1], &tagged[i].item) == 0) {
+			struct ipcache_item *first = &set->items[kept - 1];
+			if (first->identity < WEIR_IDENTITY_FIRST_CIDR &&
+			    tagged[i].item.identity >= WEIR_IDENTITY_FIRST_CIDR &&
+			    !first->address_identity)
+				first->address_identity = tagged[i].item.identity;
 			continue;
+		}
 		set->items[kept++] = tagged[i].item;
 	}
 	set->count = kept;
 	free(tagged);
+	return 0;
 }
 
 /* ---- HTTP rule sets ------------------------------------------------------------------------ */
@@ -425,7 +438,6 @@ static int compare_map_entries(const void *left, const void *right)
 static void written_state_load(struct reconciler *reconciler)
 {
 	struct weir_policy_key key, next;
-	struct weir_ipcache_key ip_key, ip_next;
 	uint32_t endpoint_id, endpoint_next;
 	void *previous = NULL;
 
@@ -462,22 +474,34 @@ static void written_state_load(struct reconciler *reconciler)
 		endpoint_id = endpoint_next;
 		previous = &endpoint_id;
 	}
-	previous = NULL;
-	while (bpf_map_get_next_key(reconciler->datapath.ipcache_fd, previous, &ip_next) == 0) {
-		struct weir_ipcache_entry value;
-		if (bpf_map_lookup_elem(reconciler->datapath.ipcache_fd, &ip_next, &value) == 0)
-			ipcache_add(&reconciler->written_ipcache, ntohl(ip_next.ipv4),
-				    ip_next.prefix_length, value.identity);
-		ip_key = ip_next;
-		previous = &ip_key;
-	}
-	ipcache_normalize(&reconciler->written_ipcache);
+	ipcache_reload(reconciler);
 	written_http_load(reconciler);
 	{
 		uint32_t zero = 0;
 		bpf_map_lookup_elem(reconciler->datapath.policy_revision_fd, &zero,
 				    &reconciler->revision);
 	}
+}
+
+/* written_ipcache from what the map holds. */
+static void ipcache_reload(struct reconciler *reconciler)
+{
+	struct weir_ipcache_key ip_key, ip_next;
+	void *previous = NULL;
+
+	reconciler->written_ipcache.count = 0;
+	while (bpf_map_get_next_key(reconciler->datapath.ipcache_fd, previous, &ip_next) == 0) {
+		struct weir_ipcache_entry value;
+		if (bpf_map_lookup_elem(reconciler->datapath.ipcache_fd, &ip_next, &value) == 0 &&
+		    ipcache_add(&reconciler->written_ipcache, ntohl(ip_next.ipv4),
+				ip_next.prefix_length, value.identity) == 0)
+			reconciler->written_ipcache.items[reconciler->written_ipcache.count - 1]
+				.address_identity = value.address_identity;
+		ip_key = ip_next;
+		previous = &ip_key;
+	}
+	if (ipcache_normalize(&reconciler->written_ipcache) < 0)
+		reconciler->written_ipcache.count = 0; /* every entry is written again */
 }
 
 struct reconciler *reconciler_new(struct object_store *store, const char *node_name,
@@ -629,6 +653,7 @@ bool reconciler_pending(const struct reconciler *reconciler)
 struct endpoint_list {
 	struct local_endpoint *items;
 	size_t count, capacity;
+	bool out_of_memory; /* an endpoint left out would read as deleted: its isolation removed */
 };
 
 static void collect_endpoint(const struct endpoint_record *record, void *opaque)
@@ -640,8 +665,10 @@ static void collect_endpoint(const struct endpoint_record *record, void *opaque)
 	if (list->count == list->capacity) {
 		size_t capacity = list->capacity ? list->capacity * 2 : 64;
 		struct local_endpoint *grown = realloc(list->items, capacity * sizeof(*grown));
-		if (!grown)
+		if (!grown) {
+			list->out_of_memory = true;
 			return;
+		}
 		list->items = grown;
 		list->capacity = capacity;
 	}
@@ -840,46 +867,109 @@ static int isolation_write(struct reconciler *reconciler, const struct compiled_
 					    new_egress, errbuf, errlen);
 }
 
-static int ipcache_write(struct reconciler *reconciler, const struct ipcache_set *desired,
-			 bool additions, struct write_counts *counts, char *errbuf, size_t errlen)
+static bool ipcache_item_is_cidr(const struct ipcache_item *item)
+{
+	return item->identity >= WEIR_IDENTITY_FIRST_CIDR;
+}
+
+/* Writes what desired has and the map lacks or holds differently: nodes and pods first, CIDRs
+ * after, so a full ipcache refuses CIDRs before it refuses pods. A refused entry fails closed
+ * where it is: it is marked refused (the compiler makes every ipBlock naming a refused CIDR
+ * allow nothing, and the next pass tries it again), the first refusal is kept in errbuf, and
+ * the rest is still written. Returns the number refused. */
+static size_t ipcache_write_additions(struct reconciler *reconciler, struct ipcache_set *desired,
+				      struct write_counts *counts, char *errbuf, size_t errlen)
 {
 	const struct ipcache_set *old = &reconciler->written_ipcache;
-	size_t o = 0, d = 0;
+	size_t refused = 0;
 
-	while (o < old->count || d < desired->count) {
-		int order = o >= old->count	   ? 1
-			    : d >= desired->count ? -1
-						  : compare_ipcache(&old->items[o], &desired->items[d]);
-		if (order == 0) {
-			if (additions && old->items[o].identity != desired->items[d].identity) {
-				if (datapath_ipcache_upsert(&reconciler->datapath,
-							    desired->items[d].address,
-							    desired->items[d].length,
-							    desired->items[d].identity, errbuf,
-							    errlen) < 0)
-					return -1;
-				counts->ipcache_added++;
+	for (int cidrs = 0; cidrs < 2; cidrs++) {
+		size_t o = 0;
+		for (size_t d = 0; d < desired->count; d++) {
+			struct ipcache_item *item = &desired->items[d];
+			char ignored[256];
+
+			while (o < old->count && compare_ipcache(&old->items[o], item) < 0)
+				o++;
+			if (ipcache_item_is_cidr(item) != (cidrs == 1))
+				continue;
+			if (o < old->count && compare_ipcache(&old->items[o], item) == 0 &&
+			    old->items[o].identity == item->identity &&
+			    old->items[o].address_identity == item->address_identity)
+				continue;
+			if (datapath_ipcache_upsert_address(&reconciler->datapath, item->address,
+							    item->length, item->identity,
+							    item->address_identity,
+							    refused ? ignored : errbuf,
+							    refused ? sizeof(ignored) : errlen) < 0) {
+				item->refused = true;
+				refused++;
+				continue;
 			}
-			o++, d++;
-		} else if (order > 0) {
-			if (additions) {
-				if (datapath_ipcache_upsert(&reconciler->datapath,
-							    desired->items[d].address,
-							    desired->items[d].length,
-							    desired->items[d].identity, errbuf,
-							    errlen) < 0)
-					return -1;
-				counts->ipcache_added++;
-			}
-			d++;
-		} else {
-			if (!additions) {
-				datapath_ipcache_delete(&reconciler->datapath, old->items[o].address,
-							old->items[o].length);
-				counts->ipcache_removed++;
-			}
-			o++;
+			counts->ipcache_added++;
 		}
+	}
+	return refused;
+}
+
+/* Removes what the map holds and desired does not: after the entries using it are gone. */
+static void ipcache_write_removals(struct reconciler *reconciler, const struct ipcache_set *desired,
+				   struct write_counts *counts)
+{
+	const struct ipcache_set *old = &reconciler->written_ipcache;
+	size_t d = 0;
+
+	for (size_t o = 0; o < old->count; o++) {
+		while (d < desired->count && compare_ipcache(&desired->items[d], &old->items[o]) < 0)
+			d++;
+		if (d < desired->count && compare_ipcache(&desired->items[d], &old->items[o]) == 0)
+			continue;
+		datapath_ipcache_delete(&reconciler->datapath, old->items[o].address,
+					old->items[o].length);
+		counts->ipcache_removed++;
+	}
+}
+
+/* What the map holds after this pass: desired without what was refused (a refused update of
+ * an existing prefix keeps the old entry). */
+static void ipcache_commit(struct reconciler *reconciler, struct ipcache_set *desired)
+{
+	const struct ipcache_set *old = &reconciler->written_ipcache;
+	size_t kept = 0, o = 0;
+
+	for (size_t d = 0; d < desired->count; d++) {
+		struct ipcache_item item = desired->items[d];
+		if (item.refused) {
+			while (o < old->count && compare_ipcache(&old->items[o], &item) < 0)
+				o++;
+			if (o == old->count || compare_ipcache(&old->items[o], &item) != 0)
+				continue;
+			item = old->items[o];
+		}
+		desired->items[kept++] = item;
+	}
+	desired->count = kept;
+	free(reconciler->written_ipcache.items);
+	reconciler->written_ipcache = *desired;
+	desired->items = NULL;
+	desired->count = desired->capacity = 0;
+}
+
+/* The CIDRs refused this pass, for the compiler. */
+static int ipcache_refused_cidrs(const struct ipcache_set *desired, struct ipv4_prefix **prefixes,
+				 size_t *count)
+{
+	*prefixes = NULL;
+	*count = 0;
+	for (size_t d = 0; d < desired->count; d++) {
+		if (!desired->items[d].refused || !ipcache_item_is_cidr(&desired->items[d]))
+			continue;
+		struct ipv4_prefix *grown = realloc(*prefixes, (*count + 1) * sizeof(*grown));
+		if (!grown)
+			return -1;
+		*prefixes = grown;
+		(*prefixes)[(*count)++] =
+			(struct ipv4_prefix){ desired->items[d].address, desired->items[d].length };
 	}
 	return 0;
 }
@@ -909,11 +999,19 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	bool *present = NULL;
 	struct write_counts counts = { 0 };
 	uint64_t cidr_digest;
-	bool additions_failed = false, committed = false;
+	bool additions_failed = false, committed = false, ipcache_touched = false;
+	size_t ipcache_refused = 0, refused_cidr_count = 0;
+	struct ipv4_prefix *refused_cidrs = NULL;
 	bool *failed = NULL;
 	int result = -1;
 
 	endpoint_record_for_each(reconciler->state_dir, collect_endpoint, &endpoints);
+	if (endpoints.out_of_memory) {
+		snprintf(errbuf, errlen, "collect local endpoints: out of memory");
+		free(endpoints.items);
+		reconciler->all_dirty = true;
+		return -1;
+	}
 
 	pod_identity_cache_reset();
 	id_table_begin_pass(reconciler->tables.identities);
@@ -934,15 +1032,53 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 		if (identity && ipcache_add(&desired, endpoints.items[i].address, 32, identity) < 0)
 			build.failed = true;
 	}
-	cidr_digest = compiler_mark_cidrs(reconciler->store, reconciler->tables.cidr_identities);
+	{
+		/* Local pods are known by their CNI records even before their status has an IP. */
+		uint32_t *local = malloc((endpoints.count + 1) * sizeof(*local));
+		if (!local) {
+			snprintf(errbuf, errlen, "mark CIDRs: out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < endpoints.count; i++)
+			local[i] = endpoints.items[i].address;
+		if (compiler_mark_cidrs(reconciler->store, reconciler->tables.cidr_identities, local,
+					endpoints.count, &cidr_digest) < 0)
+			build.failed = true;
+		free(local);
+	}
 	if (cidr_digest != reconciler->cidr_digest)
 		reconciler->isolated_dirty = true;
 	id_table_for_each(reconciler->tables.cidr_identities, cidr_into_ipcache, &build);
-	if (build.failed) {
+	if (build.failed || ipcache_normalize(&desired) < 0) {
 		snprintf(errbuf, errlen, "build the ipcache: out of memory");
 		goto out;
 	}
-	ipcache_normalize(&desired);
+
+	/* The ipcache first: what it refuses (a full map) the compiler must know, so that no
+	 * ipBlock relies on a prefix the datapath does not have. Entries stay written whatever
+	 * happens next: the maps are read back if the pass fails before committing. */
+	ipcache_refused = ipcache_write_additions(reconciler, &desired, &counts, errbuf, errlen);
+	ipcache_touched = true;
+	if (ipcache_refused) {
+		additions_failed = true;
+		reconciler->isolated_dirty = true; /* every ipBlock is judged against the refusal */
+		if (ipcache_refused_cidrs(&desired, &refused_cidrs, &refused_cidr_count) < 0) {
+			snprintf(errbuf, errlen, "collect refused ipcache entries: out of memory");
+			goto out;
+		}
+		if (refused_cidr_count) {
+			char policy[600] = "no policy", first[512];
+			compiler_policy_naming_cidr(reconciler->store, &refused_cidrs[0], policy,
+						    sizeof(policy));
+			snprintf(first, sizeof(first), "%s", errbuf);
+			snprintf(errbuf, errlen,
+				 "%s (the ipBlock of %s; %zu ipcache entries refused, their ipBlocks "
+				 "allow nothing until they fit)",
+				 first, policy, ipcache_refused);
+		}
+	}
+	reconciler->tables.refused_cidrs = refused_cidrs;
+	reconciler->tables.refused_cidr_count = refused_cidr_count;
 
 	next = calloc(WEIR_MAX_ENDPOINTS, sizeof(*next));
 	present = calloc(WEIR_MAX_ENDPOINTS, sizeof(*present));
@@ -981,8 +1117,6 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 
 	/* Additions first, removals last: no packet sees a rule gone before its successor, and
 	 * no entry names an HTTP rule set that is not written yet (a missing set denies). */
-	if (ipcache_write(reconciler, &desired, true, &counts, errbuf, errlen) < 0)
-		goto out;
 	if (http_sets_write(reconciler, &desired_http, &counts.http_sets_written, &additions_failed,
 			    errbuf, errlen) < 0)
 		goto out;
@@ -1019,8 +1153,7 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	if (http_sets_remove_stale(reconciler, &desired_http, &counts.http_sets_removed, errbuf,
 				   errlen) < 0)
 		goto out;
-	if (ipcache_write(reconciler, &desired, false, &counts, errbuf, errlen) < 0)
-		goto out;
+	ipcache_write_removals(reconciler, &desired, &counts);
 	if ((reconciler->services_dirty || reconciler->all_dirty) &&
 	    service_sync_apply(reconciler->services, reconciler->store, errbuf, errlen) < 0)
 		goto out;
@@ -1044,9 +1177,9 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 			next[id] = NULL;
 		}
 	}
-	free(reconciler->written_ipcache.items);
-	reconciler->written_ipcache = desired;
-	desired.items = NULL;
+	ipcache_commit(reconciler, &desired);
+	ipcache_touched = false;
+	reconciler->ipcache_refused = ipcache_refused;
 	problems_report(reconciler);
 
 	if (counts.policy_added || counts.policy_removed || counts.ipcache_added ||
@@ -1082,6 +1215,14 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 		 reconciler->revision);
 	result = 0;
 out:
+	reconciler->tables.refused_cidrs = NULL;
+	reconciler->tables.refused_cidr_count = 0;
+	free(refused_cidrs);
+	if (ipcache_touched) {
+		/* Additions were written but not committed: read back what the map holds. */
+		reconciler->written_ipcache.count = 0;
+		ipcache_reload(reconciler);
+	}
 	if (result < 0 && !committed) {
 		/* Nothing is committed: the next pass starts from what the maps really hold. */
 		id_table_end_pass(reconciler->tables.identities);
@@ -1121,6 +1262,7 @@ void reconciler_stats(const struct reconciler *reconciler, struct reconciler_sta
 	}
 	stats->identities = id_table_count(reconciler->tables.identities);
 	stats->ipcache_entries = reconciler->written_ipcache.count;
+	stats->ipcache_refused = reconciler->ipcache_refused;
 	stats->policy_revision = reconciler->revision;
 }
 

@@ -19,6 +19,7 @@ struct reconciler_stats {
 	size_t isolated_endpoints;
 	size_t identities;
 	size_t ipcache_entries;
+	size_t ipcache_refused; /* entries the last pass could not write: a full ipcache */
 	size_t policy_entries;
 	uint32_t policy_revision;
 };

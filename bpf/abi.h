@@ -81,7 +81,9 @@ struct weir_endpoint {
 	__u32 endpoint_id;  /* node-unique, stable for the pod's lifetime */
 	__u32 identity;     /* security identity; 0 until the agent assigns one */
 	__u32 flags;        /* WEIR_ENDPOINT_FLAG_* */
-	__u32 reserved;
+	__u32 generation;   /* non-zero, new for every pod (the CNI's ADD): the endpoint id comes
+			     * from the address and is reused, so conntrack entries record this
+			     * too and an entry of another pod is never taken for this one's */
 };
 
 /* endpoint_stats: endpoint id -> per-CPU traffic counters, seen from the host veth. */
@@ -100,8 +102,11 @@ struct weir_ipcache_key {
 };
 
 struct weir_ipcache_entry {
-	__u32 identity;
-	__u32 flags;
+	__u32 identity;		/* labels (pods), host, remote node, or a CIDR identity */
+	__u32 address_identity; /* a pod's or node's /32 inside an ipBlock: the CIDR identity of
+				 * that one address, 0 otherwise. ipBlock rules name it, so they
+				 * match the address, never every pod sharing its labels; policy
+				 * allows a packet that either identity is allowed */
 };
 
 /* ---- policy -------------------------------------------------------------------------------- */
@@ -192,6 +197,10 @@ struct weir_ct_entry {
 	__u32 rule_id;	     /* the rule that allowed it (0: no policy selected) */
 	__u32 source_endpoint_id; /* 0 when the source is not local */
 	__u32 destination_endpoint_id;
+	/* The endpoints' generations when the entry was made: a packet whose local endpoint is
+	 * not the one (id and generation) of the entry is judged as a new connection. */
+	__u32 source_endpoint_generation;
+	__u32 destination_endpoint_generation;
 	__u8 state;	     /* enum weir_ct_state */
 	__u8 flags;	     /* WEIR_CT_FLAG_* */
 	__u16 nat_port;	     /* network byte order: backend port (SERVICE) or VIP port (REVNAT) */

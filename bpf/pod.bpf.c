@@ -37,18 +37,35 @@ struct judgment {
 	__u32 rule_id;
 };
 
+/* The identity a connection's source is judged as by the destination. This node (the kubelet)
+ * and the hairpin address (a pod reaching itself through a Service, judged as itself) are
+ * believed only on a path where the host could have made them (host_path); a packet that
+ * entered the node from outside with such a source is a spoof and is the world it came from. */
+static __always_inline struct peer source_peer(const struct weir_ct_key *key, int host_path)
+{
+	struct peer world = { .identity = WEIR_IDENTITY_WORLD };
+	struct peer peer;
+
+	if (key->source == bpf_htonl(WEIR_HAIRPIN_ADDRESS))
+		return host_path ? peer_of(key->destination) : world;
+	peer = peer_of(key->source);
+	if (peer.identity == WEIR_IDENTITY_HOST && !host_path)
+		return world;
+	return peer;
+}
+
 /* Both policies of a connection: the source's egress (when the source is local) and the
  * destination's ingress (when the destination is local). */
 static __always_inline struct judgment judge_connection(const struct weir_ct_key *key,
 							__u32 source_endpoint_id,
-							__u32 destination_endpoint_id)
+							__u32 destination_endpoint_id, int host_path)
 {
 	struct judgment judgment = { .allowed = 1 };
 	__u16 port = key->protocol == IPPROTO_ICMP ? 0 : key->destination_port;
 	struct policy_verdict verdict;
 
 	if (source_endpoint_id) {
-		__u32 peer = identity_of(key->destination);
+		struct peer peer = peer_of(key->destination);
 		verdict = policy_judge(source_endpoint_id, WEIR_DIRECTION_EGRESS, peer,
 				       key->protocol, port);
 		judgment.rule_id = verdict.rule_id;
@@ -57,16 +74,14 @@ static __always_inline struct judgment judge_connection(const struct weir_ct_key
 			judgment.reason = WEIR_DROP_POLICY_DENIED_EGRESS;
 			judgment.direction = WEIR_DIRECTION_EGRESS;
 			judgment.endpoint_id = source_endpoint_id;
-			judgment.peer_identity = peer;
+			judgment.peer_identity = peer.identity;
 			return judgment;
 		}
 	}
 	if (destination_endpoint_id) {
-		/* A pod reaching itself through a Service is its own peer. */
-		__u32 peer = key->source == bpf_htonl(WEIR_HAIRPIN_ADDRESS) ? identity_of(key->destination)
-									     : identity_of(key->source);
+		struct peer peer = source_peer(key, host_path);
 		/* Kubernetes: the node always reaches its own pods (kubelet probes). */
-		if (peer == WEIR_IDENTITY_HOST)
+		if (peer.identity == WEIR_IDENTITY_HOST)
 			return judgment;
 		verdict = policy_judge(destination_endpoint_id, WEIR_DIRECTION_INGRESS, peer,
 				       key->protocol, port);
@@ -78,10 +93,21 @@ static __always_inline struct judgment judge_connection(const struct weir_ct_key
 			judgment.reason = WEIR_DROP_POLICY_DENIED_INGRESS;
 			judgment.direction = WEIR_DIRECTION_INGRESS;
 			judgment.endpoint_id = destination_endpoint_id;
-			judgment.peer_identity = peer;
+			judgment.peer_identity = peer.identity;
 		}
 	}
 	return judgment;
+}
+
+/* judge_connection into *out. Not inlined: its lookups stay off the frame of from_pod, which
+ * is near the verifier's stack limit. */
+static __noinline int judge_connection_into(const struct weir_ct_key *key,
+					    __u32 source_endpoint_id,
+					    __u32 destination_endpoint_id, int host_path,
+					    struct judgment *out)
+{
+	*out = judge_connection(key, source_endpoint_id, destination_endpoint_id, host_path);
+	return 0;
 }
 
 /* A connection the current policy no longer allows: forget it, count and report it as
@@ -109,18 +135,74 @@ struct reverse_nat {
 	__u8 hairpin; /* the reply's destination is the hairpin address: back to the client */
 };
 
+/* A connection conntrack does not know (its key: the packet's own tuple): both policies judge
+ * it under revision, and an allowed one is tracked. */
+static __always_inline int admit_new_connection(struct __sk_buff *skb, struct packet *packet,
+						const struct weir_endpoint *source,
+						const struct weir_endpoint *destination,
+						const struct service_nat *nat, __u32 revision)
+{
+	int from_pod = source != 0;
+	__u32 source_endpoint_id = source ? source->endpoint_id : 0;
+	__u32 destination_endpoint_id = destination ? destination->endpoint_id : 0;
+	struct weir_ct_key key;
+	struct judgment judgment;
+	struct ct_origin origin = {};
+
+	ct_key_of(packet, &key);
+	/* The host itself could have made the packet: from_pod (its hairpin rewrite), or to_pod
+	 * for a packet that entered through no interface (skb->ingress_ifindex 0; from_uplink's
+	 * packets entered through the uplink). */
+	judge_connection_into(&key, source_endpoint_id, destination_endpoint_id,
+			      from_pod || skb->ingress_ifindex == 0, &judgment);
+	if (!judgment.allowed)
+		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
+				   judgment.peer_identity, judgment.rule_id);
+	origin.revision = revision;
+	origin.rule_id = judgment.rule_id;
+	origin.nat_address = nat->translated ? nat->vip : 0;
+	origin.nat_port = nat->translated ? nat->vip_port : 0;
+	origin.flags = (nat->hairpin ? WEIR_CT_FLAG_HAIRPIN : 0) |
+		       (judgment.http ? WEIR_CT_FLAG_HTTP_RULES : 0);
+	if (ct_create(&key, packet, source, destination, &origin) < 0)
+		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
+				   WEIR_DROP_MAP_FULL,
+				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
+	metrics_count(WEIR_COUNTER_CT_NEW);
+	if (flow_events_on())
+		event_emit(WEIR_EVENT_NEW_FLOW, 0,
+			   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
+			   from_pod ? source_endpoint_id : destination_endpoint_id,
+			   identity_of(from_pod ? packet->destination : packet->source),
+			   judgment.rule_id, packet);
+	return CONTINUE;
+}
+
+/* source/destination: the packet's local endpoints (NULL: not local). The source is known
+ * only from a pod (from_pod); the destination everywhere but in a reply to the hairpin
+ * address (rewritten to the pod only after enforcement). */
 static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet, enum hook hook,
-				   __u32 source_endpoint_id, __u32 destination_endpoint_id,
+				   const struct weir_endpoint *source,
+				   const struct weir_endpoint *destination,
 				   const struct service_nat *nat, struct reverse_nat *reverse)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 revision = policy_current_revision();
-	struct ct_lookup_result tracked = ct_lookup(packet, now);
 	int from_pod = hook == HOOK_FROM_POD;
+	struct ct_lookup_result tracked;
+	__u32 source_endpoint_id = source ? source->endpoint_id : 0;
+	__u32 destination_endpoint_id = destination ? destination->endpoint_id : 0;
 	struct judgment judgment;
 	int verdict;
 	__u8 ended;
 
+	/* An entry made for other endpoints than the packet's (an address that became a pod, a
+	 * pod on a deleted pod's address) is not this connection's: the packet is new. */
+	ct_track(packet, &tracked, source, destination,
+		 (from_pod ? CT_FROM_POD | CT_KNOW_SENDER : 0) |
+			 (!from_pod || packet->destination != bpf_htonl(WEIR_HAIRPIN_ADDRESS)
+				  ? CT_KNOW_RECEIVER
+				  : 0));
 	if (tracked.status == CT_RELATED) {
 		metrics_count(WEIR_COUNTER_CT_RELATED);
 		return CONTINUE;
@@ -143,8 +225,8 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 
 		if (entry->revision != revision) {
 			metrics_count(WEIR_COUNTER_CT_REJUDGED);
-			judgment = judge_connection(&tracked.key, entry->source_endpoint_id,
-						    entry->destination_endpoint_id);
+			judge_connection_into(&tracked.key, entry->source_endpoint_id,
+					      entry->destination_endpoint_id, 1, &judgment);
 			if (!judgment.allowed)
 				return revoke_connection(skb, packet, &tracked.key, &judgment,
 							 from_pod);
@@ -183,27 +265,7 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		return CONTINUE;
 	}
 
-	judgment = judge_connection(&tracked.key, source_endpoint_id, destination_endpoint_id);
-	if (!judgment.allowed)
-		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
-				   judgment.peer_identity, judgment.rule_id);
-	if (ct_create(&tracked.key, packet, revision, judgment.rule_id, source_endpoint_id,
-		      destination_endpoint_id, nat->translated ? nat->vip : 0,
-		      nat->translated ? nat->vip_port : 0,
-		      (nat->hairpin ? WEIR_CT_FLAG_HAIRPIN : 0) |
-			      (judgment.http ? WEIR_CT_FLAG_HTTP_RULES : 0),
-		      now) < 0)
-		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
-				   WEIR_DROP_MAP_FULL,
-				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
-	metrics_count(WEIR_COUNTER_CT_NEW);
-	if (flow_events_on())
-		event_emit(WEIR_EVENT_NEW_FLOW, 0,
-			   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
-			   from_pod ? source_endpoint_id : destination_endpoint_id,
-			   identity_of(from_pod ? packet->destination : packet->source),
-			   judgment.rule_id, packet);
-	return CONTINUE;
+	return admit_new_connection(skb, packet, source, destination, nat, revision);
 }
 
 /* Drops for packets that never reach conntrack: unsupported or malformed. */
@@ -245,7 +307,6 @@ int from_pod(struct __sk_buff *skb)
 	struct weir_endpoint *source, *destination;
 	struct service_nat nat = {};
 	struct reverse_nat reverse = {};
-	__u32 destination_endpoint_id = 0;
 	int verdict;
 
 	if (parsed == PARSE_ARP)
@@ -288,14 +349,9 @@ int from_pod(struct __sk_buff *skb)
 			return TC_ACT_SHOT;
 	}
 
-	destination = endpoint_by_address(packet.destination);
-	if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
-		destination_endpoint_id = destination->endpoint_id;
-	else
-		destination = 0;
+	destination = local_endpoint_by_address(packet.destination);
 
-	verdict = enforce(skb, &packet, HOOK_FROM_POD, source->endpoint_id, destination_endpoint_id, &nat,
-			  &reverse);
+	verdict = enforce(skb, &packet, HOOK_FROM_POD, source, destination, &nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (reverse.address) {
@@ -332,11 +388,18 @@ int from_uplink(struct __sk_buff *skb)
 	struct service_nat nat = {};
 	struct reverse_nat reverse = {};
 	struct weir_endpoint *destination;
-	__u32 destination_endpoint_id = 0;
 	int verdict;
 
 	if (parsed != PARSE_IPV4 || packet.is_later_fragment)
 		return TC_ACT_OK; /* the host's own traffic: not weir's to judge */
+	/* Nothing from outside honestly comes from this node, the hairpin address or a pod of
+	 * this node: each would be believed as itself further on (the host, the pod itself, that
+	 * pod's identity). */
+	if (packet.source == bpf_htonl(WEIR_HAIRPIN_ADDRESS) ||
+	    identity_of(packet.source) == WEIR_IDENTITY_HOST ||
+	    local_endpoint_by_address(packet.source))
+		return drop_packet(&packet, 0, WEIR_DROP_SPOOFED_SOURCE_IP, WEIR_DIRECTION_INGRESS,
+				   0, 0);
 	if ((packet.protocol == IPPROTO_TCP || packet.protocol == IPPROTO_UDP) &&
 	    masquerade_ingress(skb, &packet) != 0)
 		return TC_ACT_OK; /* a reply to a pod: the host routes it, to_pod judges it */
@@ -351,13 +414,8 @@ int from_uplink(struct __sk_buff *skb)
 	default:
 		break;
 	}
-	destination = endpoint_by_address(packet.destination);
-	if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
-		destination_endpoint_id = destination->endpoint_id;
-	else
-		destination = 0;
-	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination_endpoint_id, &nat,
-			  &reverse);
+	destination = local_endpoint_by_address(packet.destination);
+	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination, &nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (destination) {
@@ -420,8 +478,7 @@ int to_pod(struct __sk_buff *skb)
 				   WEIR_DROP_FRAGMENT_WITHOUT_FIRST, WEIR_DIRECTION_INGRESS, 0, 0);
 
 	/* From the host or another node: only the destination's ingress policy is ours. */
-	verdict = enforce(skb, &packet, HOOK_TO_POD, 0, destination->endpoint_id, &no_nat,
-			  &reverse);
+	verdict = enforce(skb, &packet, HOOK_TO_POD, 0, destination, &no_nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (reverse.address) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -199,6 +200,19 @@ out:
 	return result;
 }
 
+/* A new, non-zero generation for the pod's endpoint: its id comes from its address and is
+ * reused with it, so conntrack tells pods apart by id and generation (abi.h). */
+static int endpoint_generation_new(uint32_t *generation, struct cni_error *err)
+{
+	do {
+		if (getrandom(generation, sizeof(*generation), 0) != (ssize_t)sizeof(*generation))
+			return cni_error_set(err, WEIR_ERR_KERNEL,
+					     "getrandom for the endpoint generation: %s",
+					     strerror(errno));
+	} while (*generation == 0);
+	return 0;
+}
+
 /* Test hook: WEIR_CNI_TEST_KILL_AT=<step> kills the plugin right after that step of ADD, as
  * a runtime's timeout or an OOM kill would, so tests can prove DEL and GC clean up whatever a
  * dead ADD left. Steps: allocated, veth, pod-side, host-routes, programs, endpoint, record. */
@@ -292,6 +306,8 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 	test_kill_point("programs");
 
 	memset(&endpoint, 0, sizeof(endpoint));
+	if (endpoint_generation_new(&endpoint.generation, err) < 0)
+		goto out;
 	endpoint.host_ifindex = (uint32_t)host_link.ifindex;
 	memcpy(endpoint.pod_mac, record->pod_mac, 6);
 	memcpy(endpoint.host_mac, record->host_mac, 6);

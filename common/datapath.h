@@ -70,6 +70,10 @@ int datapath_counter_read(struct datapath *datapath, enum weir_counter counter, 
 /* Maps prefix (host byte order) to identity. */
 int datapath_ipcache_upsert(struct datapath *datapath, uint32_t ipv4, unsigned prefix_length,
 			    uint32_t identity, char *errbuf, size_t errlen);
+/* The same with the address identity of a pod's or node's /32 (abi.h); 0: none. */
+int datapath_ipcache_upsert_address(struct datapath *datapath, uint32_t ipv4,
+				    unsigned prefix_length, uint32_t identity,
+				    uint32_t address_identity, char *errbuf, size_t errlen);
 int datapath_ipcache_delete(struct datapath *datapath, uint32_t ipv4, unsigned prefix_length);
 
 /* ---- policy ---- */

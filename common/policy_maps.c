@@ -14,8 +14,17 @@
 int datapath_ipcache_upsert(struct datapath *datapath, uint32_t ipv4, unsigned prefix_length,
 			    uint32_t identity, char *errbuf, size_t errlen)
 {
+	return datapath_ipcache_upsert_address(datapath, ipv4, prefix_length, identity, 0, errbuf,
+					       errlen);
+}
+
+int datapath_ipcache_upsert_address(struct datapath *datapath, uint32_t ipv4,
+				    unsigned prefix_length, uint32_t identity,
+				    uint32_t address_identity, char *errbuf, size_t errlen)
+{
 	struct weir_ipcache_key key = { .prefix_length = prefix_length, .ipv4 = htonl(ipv4) };
-	struct weir_ipcache_entry entry = { .identity = identity };
+	struct weir_ipcache_entry entry = { .identity = identity,
+					    .address_identity = address_identity };
 	char text[16];
 
 	if (prefix_length > 32) {

@@ -437,7 +437,11 @@ void fuzz_compile_pods(struct object_store *store, const char *node_name, size_t
 	id_table_begin_pass(tables.identities);
 	id_table_begin_pass(tables.cidr_identities);
 	id_table_begin_pass(tables.rules);
-	compiler_mark_cidrs(store, tables.cidr_identities);
+	{
+		uint64_t digest;
+		FUZZ_CHECK(compiler_mark_cidrs(store, tables.cidr_identities, NULL, 0, &digest) == 0,
+			   "mark CIDRs: out of memory");
+	}
 	object_store_for_each(store, KIND_POD, collect_pod, &pods);
 	if (max_pods && pods.count > max_pods)
 		pods.count = max_pods;

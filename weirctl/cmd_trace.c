@@ -360,11 +360,12 @@ static const char *lookup_words[] = {
     "{any identity, any protocol}",
 };
 
-/* One direction's policy, as bpf/lib/policy.h judges it. Returns whether it allows, and fills
- * denial with the deciding words when it does not. */
+/* One direction's policy, as bpf/lib/policy.h judges it: by the peer's identity and, when an
+ * ipBlock names its address (address_peer, 0: none), by that too, a plain allow first. Returns
+ * whether it allows, and fills denial with the deciding words when it does not. */
 static bool explain_policy(struct trace *trace, cJSON *list, const char *pod, uint32_t endpoint_id,
-			   uint8_t direction, uint32_t peer, uint16_t port, char *denial,
-			   size_t denial_size)
+			   uint8_t direction, uint32_t peer, uint32_t address_peer, uint16_t port,
+			   char *denial, size_t denial_size)
 {
 	const char *direction_name = direction == WEIR_DIRECTION_INGRESS ? "ingress" : "egress";
 	struct policy_decision decision;
@@ -373,6 +374,17 @@ static bool explain_policy(struct trace *trace, cJSON *list, const char *pod, ui
 
 	policy_decide(&trace->datapath, endpoint_id, direction, peer, trace->packet.protocol, port,
 		      &decision);
+	if (address_peer && decision.isolation_rule &&
+	    !(decision.allowed && !(decision.entry.flags & WEIR_POLICY_FLAG_HTTP))) {
+		struct policy_decision by_address;
+		policy_decide(&trace->datapath, endpoint_id, direction, address_peer,
+			      trace->packet.protocol, port, &by_address);
+		if (by_address.allowed &&
+		    (!decision.allowed || !(by_address.entry.flags & WEIR_POLICY_FLAG_HTTP))) {
+			decision = by_address;
+			peer = address_peer;
+		}
+	}
 	identity_words(&trace->names, peer, peer_words, sizeof(peer_words));
 	cJSON_AddStringToObject(object, "direction", direction_name);
 	cJSON_AddStringToObject(object, "endpoint", pod);
@@ -670,12 +682,18 @@ static int trace_run(struct trace *trace)
 		if (trace->source.local)
 			predicted &= explain_policy(trace, policies, trace->source.name,
 						    trace->source.endpoint.endpoint_id,
-						    WEIR_DIRECTION_EGRESS, effective.identity, port,
-						    denial, sizeof(denial));
+						    WEIR_DIRECTION_EGRESS, effective.identity,
+						    address_identity_of_address(&trace->datapath,
+										out.destination),
+						    port, denial, sizeof(denial));
 		if (predicted && effective.local) {
 			uint32_t peer = out.source == htonl(WEIR_HAIRPIN_ADDRESS)
 					    ? effective.identity
 					    : trace->source.identity;
+			uint32_t address_peer = address_identity_of_address(
+			    &trace->datapath, out.source == htonl(WEIR_HAIRPIN_ADDRESS)
+						      ? out.destination
+						      : trace->source.address);
 			if (peer == WEIR_IDENTITY_HOST)
 				say(trace,
 				    "%-12s ingress of %s: the node always reaches its own pods "
@@ -684,7 +702,8 @@ static int trace_run(struct trace *trace)
 			else
 				predicted &= explain_policy(
 				    trace, policies, effective.name, effective.endpoint.endpoint_id,
-				    WEIR_DIRECTION_INGRESS, peer, port, denial, sizeof(denial));
+				    WEIR_DIRECTION_INGRESS, peer, address_peer, port, denial,
+				    sizeof(denial));
 		}
 	}
 

@@ -9,5 +9,7 @@
 
 /* address: network byte order. */
 uint32_t identity_of_address(struct datapath *datapath, uint32_t address);
+/* The address identity of the entry (an ipBlock names this pod's or node's /32), 0: none. */
+uint32_t address_identity_of_address(struct datapath *datapath, uint32_t address);
 
 #endif

@@ -5,6 +5,7 @@
 #ifndef WEIR_BPF_CONNTRACK_H
 #define WEIR_BPF_CONNTRACK_H
 
+#include "identity.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -56,24 +57,47 @@ static __always_inline struct weir_ct_entry *ct_find(const struct weir_ct_key *k
 	return entry;
 }
 
-static __always_inline struct ct_lookup_result ct_lookup(const struct packet *packet, __u64 now)
+/* Whether an ICMP error could honestly report on the packet it quotes (the tuple as its
+ * sender sent it): it must go back to that sender, and come from the quoted destination itself
+ * or from a hop on the way, which a pod never is (pods do not route); a pod's own error
+ * (from_pod) must therefore come from the quoted destination. Anything else is no relative of
+ * the connection, however well it quotes it. */
+static __always_inline int icmp_error_from_a_hop(const struct packet *packet, int from_pod)
+{
+	__u32 identity;
+
+	if (packet->destination != packet->inner.source)
+		return 0;
+	if (packet->source == packet->inner.destination)
+		return 1;
+	if (from_pod)
+		return 0;
+	identity = identity_of(packet->source);
+	return identity < WEIR_IDENTITY_FIRST_CLUSTER || identity >= WEIR_IDENTITY_FIRST_CIDR;
+}
+
+/* The key is swapped in place, not copied: from_pod's stack is near the verifier's limit. */
+static __always_inline struct ct_lookup_result ct_lookup(const struct packet *packet, __u64 now,
+							 int from_pod)
 {
 	struct ct_lookup_result result = { .status = CT_NEW };
-	struct weir_ct_key swapped;
 
 	if (packet->is_icmp_error) {
-		/* The inner packet travelled the other way: it is the tuple as its sender sent it. */
-		result.entry = ct_find(&packet->inner, now);
-		if (result.entry) {
-			result.status = CT_RELATED;
-			result.key = packet->inner;
+		if (!icmp_error_from_a_hop(packet, from_pod)) {
+			ct_key_of(packet, &result.key);
 			return result;
 		}
-		ct_key_swap(&packet->inner, &swapped);
-		result.entry = ct_find(&swapped, now);
+		/* The inner packet travelled the other way: it is the tuple as its sender sent it. */
+		result.key = packet->inner;
+		result.entry = ct_find(&result.key, now);
 		if (result.entry) {
 			result.status = CT_RELATED;
-			result.key = swapped;
+			return result;
+		}
+		ct_key_swap(&packet->inner, &result.key);
+		result.entry = ct_find(&result.key, now);
+		if (result.entry) {
+			result.status = CT_RELATED;
 			return result;
 		}
 		/* Unrelated: judged as the ICMP packet it is, between its real endpoints. */
@@ -86,15 +110,55 @@ static __always_inline struct ct_lookup_result ct_lookup(const struct packet *pa
 		result.status = CT_ESTABLISHED;
 		return result;
 	}
-	ct_key_swap(&result.key, &swapped);
-	result.entry = ct_find(&swapped, now);
+	result.key.source = packet->destination;
+	result.key.destination = packet->source;
+	result.key.source_port = packet->destination_port;
+	result.key.destination_port = packet->source_port;
+	result.entry = ct_find(&result.key, now);
 	if (result.entry) {
 		result.status = CT_REPLY;
-		result.key = swapped;
 		return result;
 	}
 	ct_key_of(packet, &result.key);
 	return result;
+}
+
+/* Whether a side of the entry is still the endpoint it was made for: the same local endpoint
+ * (id and generation), or still no local endpoint. */
+static __always_inline int ct_side_current(__u32 entry_id, __u32 entry_generation,
+					   const struct weir_endpoint *endpoint)
+{
+	if (!endpoint)
+		return entry_id == 0;
+	return entry_id == endpoint->endpoint_id && entry_generation == endpoint->generation;
+}
+
+#define CT_TOWARDS_SOURCE (1U << 0) /* a reply, or an ICMP error about a forward packet */
+#define CT_KNOW_SENDER (1U << 1)
+#define CT_KNOW_RECEIVER (1U << 2)
+
+/* Whether the entry still belongs to the endpoints the packet is between. An address that
+ * became a local pod after the entry was made, or a pod that took a deleted pod's address,
+ * would otherwise inherit a connection its own policy never judged. sender/receiver: the
+ * packet's local endpoints where the hook knows them (NULL: not local); a side the hook cannot
+ * know (no CT_KNOW_* bit) is not compared. */
+static __always_inline int ct_endpoints_current(const struct weir_ct_entry *entry,
+					   const struct weir_endpoint *sender,
+					   const struct weir_endpoint *receiver, __u32 how)
+{
+	const struct weir_endpoint *at_source = how & CT_TOWARDS_SOURCE ? receiver : sender;
+	const struct weir_endpoint *at_destination = how & CT_TOWARDS_SOURCE ? sender : receiver;
+	__u32 know_source = how & (how & CT_TOWARDS_SOURCE ? CT_KNOW_RECEIVER : CT_KNOW_SENDER);
+	__u32 know_destination = how & (how & CT_TOWARDS_SOURCE ? CT_KNOW_SENDER : CT_KNOW_RECEIVER);
+
+	if (know_source && !ct_side_current(entry->source_endpoint_id,
+					    entry->source_endpoint_generation, at_source))
+		return 0;
+	if (know_destination &&
+	    !ct_side_current(entry->destination_endpoint_id,
+			     entry->destination_endpoint_generation, at_destination))
+		return 0;
+	return 1;
 }
 
 /* TCP flag combinations no real stack sends on a new or known connection. */
@@ -135,24 +199,64 @@ static __always_inline void ct_update(struct weir_ct_entry *entry, const struct 
 	}
 }
 
-/* nat_address/nat_port: the VIP the client addressed, when the connection was translated
- * (replies then get it back as their source); 0 otherwise. */
-static __always_inline int ct_create(const struct weir_ct_key *key, const struct packet *packet,
-				     __u32 revision, __u32 rule_id, __u32 source_endpoint_id,
-				     __u32 destination_endpoint_id, __u32 nat_address,
-				     __u16 nat_port, __u8 extra_flags, __u64 now)
+#define CT_FROM_POD (1U << 3) /* the packet comes from a pod: it reports on nothing it routes */
+
+/* The connection of a packet (ct_lookup), but only when its entry belongs to the packet's
+ * endpoints (ct_endpoints_current): a stale entry is forgotten and the packet is new. how:
+ * CT_FROM_POD, CT_KNOW_SENDER, CT_KNOW_RECEIVER. Not inlined: from_pod's frame is near the
+ * verifier's stack limit. */
+static __noinline int ct_track(const struct packet *packet, struct ct_lookup_result *result,
+			       const struct weir_endpoint *sender,
+			       const struct weir_endpoint *receiver, __u32 how)
 {
+	*result = ct_lookup(packet, bpf_ktime_get_ns(), how & CT_FROM_POD);
+	if (result->status == CT_NEW || !result->entry)
+		return 0;
+	if (result->status == CT_REPLY ||
+	    (result->status == CT_RELATED && packet->destination == result->key.source))
+		how |= CT_TOWARDS_SOURCE;
+	if (ct_endpoints_current(result->entry, sender, receiver, how))
+		return 0;
+	if (result->status != CT_RELATED)
+		bpf_map_delete_elem(&ct, &result->key);
+	result->status = CT_NEW;
+	result->entry = 0;
+	ct_key_of(packet, &result->key);
+	return 0;
+}
+
+/* What a new entry starts with besides its packet and endpoints. */
+struct ct_origin {
+	__u32 revision;	   /* the policy revision that judged it */
+	__u32 rule_id;
+	__u32 nat_address; /* the VIP the client addressed, when the connection was translated
+			    * (replies then get it back as their source); 0 otherwise */
+	__u16 nat_port;
+	__u8 flags; /* WEIR_CT_FLAG_* besides REVNAT */
+	__u8 reserved;
+};
+
+/* Not inlined: the 96-byte entry it builds stays off the caller's frame, which is near the
+ * verifier's stack limit in from_pod. */
+static __noinline int ct_create(const struct weir_ct_key *key, const struct packet *packet,
+				const struct weir_endpoint *source,
+				const struct weir_endpoint *destination,
+				const struct ct_origin *origin)
+{
+	__u64 now = bpf_ktime_get_ns();
 	struct weir_ct_entry entry = {
 		.created_ns = now,
 		.forward_packets = 1,
 		.forward_bytes = packet->length,
-		.revision = revision,
-		.rule_id = rule_id,
-		.source_endpoint_id = source_endpoint_id,
-		.destination_endpoint_id = destination_endpoint_id,
-		.nat_address = nat_address,
-		.nat_port = nat_port,
-		.flags = (nat_address ? WEIR_CT_FLAG_REVNAT : 0) | extra_flags,
+		.revision = origin->revision,
+		.rule_id = origin->rule_id,
+		.source_endpoint_id = source ? source->endpoint_id : 0,
+		.destination_endpoint_id = destination ? destination->endpoint_id : 0,
+		.source_endpoint_generation = source ? source->generation : 0,
+		.destination_endpoint_generation = destination ? destination->generation : 0,
+		.nat_address = origin->nat_address,
+		.nat_port = origin->nat_port,
+		.flags = (origin->nat_address ? WEIR_CT_FLAG_REVNAT : 0) | origin->flags,
 	};
 
 	if (packet->protocol == IPPROTO_TCP)

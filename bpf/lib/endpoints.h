@@ -18,6 +18,18 @@ static __always_inline struct weir_endpoint *endpoint_by_address(__u32 ipv4)
 	return bpf_map_lookup_elem(&endpoints, &key);
 }
 
+/* The local pod holding ipv4, or NULL. The barrier keeps clang from turning the choice into a
+ * mask over the pointer, which the verifier refuses. */
+static __always_inline struct weir_endpoint *local_endpoint_by_address(__u32 ipv4)
+{
+	struct weir_endpoint *endpoint = endpoint_by_address(ipv4);
+
+	if (!endpoint || !(endpoint->flags & WEIR_ENDPOINT_FLAG_LOCAL))
+		return 0;
+	barrier_var(endpoint); /* a side effect on this arm only: no select */
+	return endpoint;
+}
+
 /* The endpoint owning ipv4, but only when it sits behind this very interface: an address
  * seen on the wrong veth is not that endpoint. */
 static __always_inline struct weir_endpoint *endpoint_lookup(__u32 ipv4, __u32 ifindex)

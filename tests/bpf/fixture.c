@@ -19,6 +19,7 @@ const uint8_t HOST_MAC_B[6] = { 0x02, 0xee, 0, 0, 0, 0x03 };
 const uint8_t MAC_ROUTER[6] = { 0x02, 0xee, 0, 0, 0, 0x01 };
 
 struct datapath datapath;
+uint32_t fixture_ingress_ifindex;
 static struct pod_bpf *skeleton;
 static struct ring_buffer *event_reader;
 #define COLLECTED_MAX 256
@@ -120,6 +121,7 @@ int fixture_setup(void)
 	if (datapath_load_once() < 0)
 		return -1;
 	collected_count = 0;
+	fixture_ingress_ifindex = 0;
 	datapath_init(&datapath);
 	datapath.endpoints_fd = bpf_map__fd(skeleton->maps.endpoints);
 	datapath.endpoint_stats_fd = bpf_map__fd(skeleton->maps.endpoint_stats);
@@ -156,9 +158,11 @@ int fixture_setup(void)
 struct run_result run_frame(enum program program, const uint8_t *frame, size_t length)
 {
 	struct run_result result;
-	struct __sk_buff context = { .ifindex = TEST_IFINDEX };
-	struct bpf_program *prog = program == FROM_POD ? skeleton->progs.from_pod
-						       : skeleton->progs.to_pod;
+	struct __sk_buff context = { .ifindex = TEST_IFINDEX,
+				     .ingress_ifindex = fixture_ingress_ifindex };
+	struct bpf_program *prog = program == FROM_POD	  ? skeleton->progs.from_pod
+				   : program == TO_POD ? skeleton->progs.to_pod
+						       : skeleton->progs.from_uplink;
 	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame,
 			    .data_size_in = (__u32)length, .data_out = result.frame,
 			    .data_size_out = sizeof(result.frame), .ctx_in = &context,

@@ -30,7 +30,12 @@
 extern const uint8_t MAC_A[6], MAC_B[6], HOST_MAC_A[6], HOST_MAC_B[6], MAC_ROUTER[6];
 extern struct datapath datapath;
 
-enum program { FROM_POD, TO_POD };
+enum program { FROM_POD, TO_POD, FROM_UPLINK };
+
+/* The interface a packet entered the node through, as skb->ingress_ifindex shows it to the
+ * programs: 0 (the default) for a packet the host stack made, non-zero for one it forwards. */
+extern uint32_t fixture_ingress_ifindex;
+#define UPLINK_IFINDEX 7
 
 struct run_result {
 	int verdict; /* TC_ACT_*, or below -1000 when the run itself failed */

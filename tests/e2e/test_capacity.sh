@@ -301,3 +301,52 @@ test_policy_full_fails_closed() {
     assert_eq "$(probe c "$ip_d")" TimeoutError "c -> d after the recovery"
     assert_eq "$(probe a "$ip_b")" TimeoutError "a -> b after the recovery"
 }
+
+# A full ipcache (any namespace's policies can add CIDRs, even policies that select no pod)
+# must not stop the pass before isolation is written: a new isolation holds, the ipBlock whose
+# CIDR was refused allows nothing, and the log, the status and a metric name the policy. (The
+# old agent aborted the pass at the first refused ipcache write: d stayed open.)
+test_ipcache_full_fails_closed_and_names_the_policy() {
+    capacity_node
+    pod_create d; ip_d=$POD_IP
+    in_pod d "$PYTHON" "$FAULTS_DIR/traffic.py" server 8080 >/dev/null 2>&1 &
+    write_manifest pods.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
+        $(pod_manifest a "$ip_a" '{"app":"client"}'),
+        $(pod_manifest b "$ip_b" '{"app":"server"}'),
+        $(pod_manifest c "$ip_c" '{"app":"other"}'),
+        $(pod_manifest d "$ip_d" '{"app":"db"}')]}"
+    wait_probe c "$ip_d" ok 5 "c -> d before any policy selects d"
+    local capacity filled started
+    capacity=$(map_max_entries ipcache)
+    started=$(date +%s%N)
+    # 198.18.0.0/15 is for benchmarks: map keys only, nothing is sent there.
+    filled=$(maptool ipcache-fill 198.18.0.0 2 "$capacity" 2>"$WORK/fill.err")
+    grep -q "No space left on device" "$WORK/fill.err" ||
+        fail "the ipcache took $filled entries without refusing one: $(cat "$WORK/fill.err")"
+    echo "capacity: ipcache of $capacity entries full after $filled more in" \
+        "$(( ($(date +%s%N) - started) / 1000000 )) ms" >&2
+    # Another namespace's policy, selecting no pod, adds a CIDR; d is isolated in the same pass.
+    write_manifest wide.json '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
+        "metadata":{"namespace":"elsewhere","name":"wide"},
+        "spec":{"podSelector":{"matchLabels":{"app":"nothing"}},
+                "egress":[{"to":[{"ipBlock":{"cidr":"203.0.113.0/24"}}]}]}}'
+    write_manifest db-from-client.json "$(ingress_policy db-from-client db client)"
+    wait_for_log "203.0.113.0/24.*No space left on device" 5 "the refused ipcache write"
+    sleep 1.2
+    assert_eq "$(probe c "$ip_d")" TimeoutError "c -> d, which d's new policy denies, with the ipcache full"
+    assert_eq "$(probe a "$ip_d")" ok "a -> d, which it allows, with the ipcache full"
+    wait_for_log "203.0.113.0/24.*No space left on device \(the ipBlock of NetworkPolicy elsewhere/wide" 1 \
+        "the refused ipcache write names the policy"
+    [ "$(status_field ipcacheRefused)" -ge 1 ] || fail "status ipcacheRefused: $(status_field ipcacheRefused)"
+    assert_contains "$(status_field lastError)" "elsewhere/wide" "status names the policy"
+    [ "$(metric weir_ipcache_refused_entries)" -ge 1 ] ||
+        fail "metric weir_ipcache_refused_entries: $(metric weir_ipcache_refused_entries)"
+    assert_eq "$(maptool ipcache-drain 198.18.0.0 "$filled")" "$filled" "entries removed"
+    local deadline=$((SECONDS + 5))
+    until [ "$(status_field ipcacheRefused)" = 0 ]; do
+        [ $SECONDS -lt $deadline ] || fail "ipcacheRefused stays $(status_field ipcacheRefused) with room"
+        sleep 0.1
+    done
+    assert_eq "$(probe c "$ip_d")" TimeoutError "c -> d after the recovery"
+    assert_eq "$(probe a "$ip_d")" ok "a -> d after the recovery"
+}

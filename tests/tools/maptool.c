@@ -31,7 +31,10 @@ static void usage(FILE *stream)
 		"  policy-count\n"
 		"  policy-fill ENDPOINT_ID FIRST_IDENTITY COUNT   (ingress allow tcp/1 per identity;\n"
 		"                         stops at the first refused write, prints how many went in)\n"
-		"  policy-drain ENDPOINT_ID FIRST_IDENTITY COUNT  (removes what policy-fill wrote)\n");
+		"  policy-drain ENDPOINT_ID FIRST_IDENTITY COUNT  (removes what policy-fill wrote)\n"
+		"  ipcache-fill FIRST_ADDRESS IDENTITY COUNT  (/32s from FIRST_ADDRESS up, until COUNT or\n"
+		"                         the kernel refuses one; prints how many went in)\n"
+		"  ipcache-drain FIRST_ADDRESS COUNT          (removes what ipcache-fill wrote)\n");
 }
 
 static int parse_number(const char *text, const char *what, unsigned long maximum,
@@ -226,6 +229,27 @@ static int policy_count(struct datapath *datapath)
 	return 0;
 }
 
+static int ipcache_fill(struct datapath *datapath, bool drain, uint32_t first, uint32_t identity,
+			uint32_t count)
+{
+	uint32_t done = 0;
+	char errbuf[256];
+
+	for (uint32_t i = 0; i < count; i++) {
+		int err = drain ? datapath_ipcache_delete(datapath, first + i, 32)
+				: datapath_ipcache_upsert(datapath, first + i, 32, identity, errbuf,
+							  sizeof(errbuf));
+		if (err < 0 && !(drain && err == -ENOENT)) {
+			fprintf(stderr, "weir-maptool: %s ipcache entry %u: %s\n",
+				drain ? "remove" : "write", i, drain ? strerror(-err) : errbuf);
+			break;
+		}
+		done++;
+	}
+	printf("%u\n", done);
+	return 0;
+}
+
 static int run(struct datapath *datapath, int argc, char **argv)
 {
 	char errbuf[256];
@@ -244,6 +268,20 @@ static int run(struct datapath *datapath, int argc, char **argv)
 			return 1;
 		}
 		return 0;
+	}
+	if ((strcmp(argv[0], "ipcache-fill") == 0 && argc == 4) ||
+	    (strcmp(argv[0], "ipcache-drain") == 0 && argc == 3)) {
+		bool drain = strcmp(argv[0], "ipcache-drain") == 0;
+		unsigned long identity = 0, count;
+		uint32_t first;
+		if (ipv4_address_parse(argv[1], &first) < 0) {
+			fprintf(stderr, "weir-maptool: \"%s\" is not an IPv4 address\n", argv[1]);
+			return 1;
+		}
+		if ((!drain && parse_number(argv[2], "identity", UINT32_MAX, &identity)) ||
+		    parse_number(argv[drain ? 2 : 3], "count", UINT32_MAX, &count))
+			return 1;
+		return ipcache_fill(datapath, drain, first, (uint32_t)identity, (uint32_t)count);
 	}
 	if (strcmp(argv[0], "endpoint-id") == 0 && argc == 2) {
 		struct weir_endpoint endpoint;

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 
+#include "alloc_failure.h"
 #include "label_selector.h"
 #include "policy_compiler.h"
 #include "test.h"
@@ -87,7 +88,11 @@ static int compile_for(struct fixture *fixture, const char *name_space_name, con
 	char errbuf[256];
 	cJSON *target = object_store_get(fixture->store, KIND_POD, name_space_name, name);
 
-	compiler_mark_cidrs(fixture->store, fixture->tables.cidr_identities);
+	uint64_t digest;
+
+	if (compiler_mark_cidrs(fixture->store, fixture->tables.cidr_identities, NULL, 0,
+				&digest) < 0)
+		return -1;
 	return compile_endpoint(fixture->store, &fixture->tables, "n1", 7, target,
 				&fixture->compiled, errbuf, sizeof(errbuf));
 }
@@ -283,11 +288,14 @@ static void compiler_ip_block_with_except_covers_pods(void)
 	hole = id_table_use(fixture.tables.cidr_identities, "10.0.1.0/24");
 	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_EGRESS, broad, 0, 0, 0), "the block");
 	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS, hole, 0, 0, 0), "not the hole");
-	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_EGRESS, identity_of(&fixture, "x", "b"), 0, 0,
-			      0),
-		    "pod x/b (10.0.0.11) is inside the block");
-	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS, identity_of(&fixture, "y", "c"), 0,
-			       0, 0),
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_EGRESS,
+			      id_table_use(fixture.tables.cidr_identities, "10.0.0.11/32"), 0, 0, 0),
+		    "pod x/b (10.0.0.11) is inside the block: by its address");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS, identity_of(&fixture, "x", "b"), 0, 0,
+			       0),
+		    "never by its labels");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS,
+			       id_table_use(fixture.tables.cidr_identities, "10.0.1.12/32"), 0, 0, 0),
 		    "pod y/c (10.0.1.12) is in the hole");
 	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_EGRESS, WEIR_IDENTITY_WORLD, 0, 0, 0),
 		    "world is not inside 10.0.0.0/16");
@@ -781,7 +789,208 @@ static void compiler_http_merged_sets_over_the_limit_allow_nothing(void)
 	teardown(&fixture);
 }
 
+/* Whether every entry of `part` is in `whole` with the same value (both sorted by key). */
+static bool entries_within(const struct compiled_endpoint *part,
+			   const struct compiled_endpoint *whole)
+{
+	size_t w = 0;
+
+	for (size_t p = 0; p < part->count; p++) {
+		while (w < whole->count && memcmp(&whole->entries[w].key, &part->entries[p].key,
+						  sizeof(struct weir_policy_key)) < 0)
+			w++;
+		if (w == whole->count ||
+		    memcmp(&whole->entries[w], &part->entries[p], sizeof(part->entries[p])) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Every allocation of a compilation made to fail in turn: the compilation either fails (the
+ * pass keeps the maps as they are) or gives the pod the very isolation it would have had,
+ * with no entry the full compilation lacks. Never a pod left open, or open to more. */
+static void compiler_allocation_failures_fail_closed(void)
+{
+	struct fixture fixture;
+	struct compiled_endpoint reference = { 0 };
+	size_t failures = 0, failed_compilations = 0;
+
+	setup(&fixture);
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"first\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":"
+		      "{\"matchLabels\":{\"pod\":\"b\"}}},{\"ipBlock\":{\"cidr\":\"10.0.0.0/16\","
+		      "\"except\":[\"10.0.1.0/24\"]}}],\"ports\":[{\"port\":\"web\"},{\"port\":"
+		      "7000,\"endPort\":7010}]}]}}");
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"second\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
+		      "\"policyTypes\":[\"Ingress\",\"Egress\"],\"egress\":[{\"to\":[{"
+		      "\"namespaceSelector\":{\"matchLabels\":{\"ns\":\"y\"}}}]}]}}");
+	weir_policy(&fixture, "third",
+		    "[{\"port\":8080,\"http\":[{\"method\":\"GET\",\"path\":\"/public/*\"}]}]");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile without failures");
+	ASSERT_TRUE(fixture.compiled.ingress_isolation_rule && fixture.compiled.egress_isolation_rule,
+		    "isolated both ways");
+	reference = fixture.compiled;
+	memset(&fixture.compiled, 0, sizeof(fixture.compiled));
+	for (unsigned long nth = 0; nth < 100000; nth++) {
+		int result;
+
+		pod_identity_cache_reset();
+		alloc_failure_arm(nth);
+		result = compile_for(&fixture, "x", "a");
+		alloc_failure_disarm();
+		if (!alloc_failure_fired())
+			break; /* every allocation has had its turn */
+		failures++;
+		if (result < 0) {
+			failed_compilations++;
+			continue;
+		}
+		ASSERT_EQ(fixture.compiled.ingress_isolation_rule, reference.ingress_isolation_rule,
+			  "the same ingress isolation (allocation failed)");
+		ASSERT_EQ(fixture.compiled.egress_isolation_rule, reference.egress_isolation_rule,
+			  "the same egress isolation (allocation failed)");
+		ASSERT_TRUE(entries_within(&fixture.compiled, &reference),
+			    "no entry the full compilation lacks (allocation failed)");
+	}
+	ASSERT_TRUE(failures > 20, "the compilation allocates: each allocation was made to fail");
+	ASSERT_TRUE(failed_compilations > 0, "some failures fail the compilation");
+	compiled_endpoint_reset(&reference);
+	teardown(&fixture);
+}
+
+/* ipBlock is about addresses: a /32 naming one pod admits that pod, not every pod with its
+ * labels; an except keeps its pod out even when a covered pod shares its labels. (The old
+ * compiler added the covered pods' label identities: both were bypasses.) */
+static void compiler_ip_block_matches_addresses_not_labels(void)
+{
+	struct fixture fixture;
+	uint32_t twin_address, b_address;
+
+	setup(&fixture);
+	pod(&fixture, "x", "b-twin", "10.0.5.5", "{\"pod\":\"b\"}");
+	ASSERT_EQ(identity_of(&fixture, "x", "b"), identity_of(&fixture, "x", "b-twin"),
+		  "x/b and its twin share labels, so an identity");
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"one\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
+		      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.11/32\"}}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	b_address = id_table_use(fixture.tables.cidr_identities, "10.0.0.11/32");
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_INGRESS, b_address, 0, 0, 0),
+		    "x/b by its address");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_INGRESS, identity_of(&fixture, "x", "b"), 0,
+			       0, 0),
+		    "not the label identity its twin shares");
+
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"one\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},"
+		      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/16\",\"except\":"
+		      "[\"10.0.0.11/32\"]}}]}]}}");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile the except");
+	twin_address = id_table_use(fixture.tables.cidr_identities, "10.0.5.5/32");
+	b_address = id_table_use(fixture.tables.cidr_identities, "10.0.0.11/32");
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_INGRESS, twin_address, 0, 0, 0),
+		    "the twin, inside the block, by its address");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_INGRESS, b_address, 0, 0, 0),
+		    "x/b is excepted");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_INGRESS, identity_of(&fixture, "x", "b"), 0,
+			       0, 0),
+		    "and not let in by the labels it shares with the twin");
+	teardown(&fixture);
+}
+
+struct key_search {
+	const char *key;
+	bool found;
+};
+
+static void key_visit(const char *key, uint32_t id, void *opaque)
+{
+	struct key_search *search = opaque;
+
+	(void)id;
+	if (strcmp(key, search->key) == 0)
+		search->found = true;
+}
+
+static bool cidr_known(struct fixture *fixture, const char *key)
+{
+	struct key_search search = { key, false };
+
+	id_table_for_each(fixture->tables.cidr_identities, key_visit, &search);
+	return search.found;
+}
+
+/* A local pod whose status has no IP yet is known by its CNI record: its address gets a /32
+ * identity an ipBlock names. */
+static void compiler_ip_block_knows_local_pods_by_their_records(void)
+{
+	struct fixture fixture;
+	uint64_t digest;
+	const uint32_t recorded = 0x0a000063u; /* 10.0.0.99: in no pod's status */
+
+	setup(&fixture);
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"one\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":"
+		      "{\"cidr\":\"10.0.0.0/24\"}}]}]}}");
+	ASSERT_EQ(compiler_mark_cidrs(fixture.store, fixture.tables.cidr_identities, NULL, 0,
+				      &digest),
+		  0, "mark without records");
+	ASSERT_TRUE(!cidr_known(&fixture, "10.0.0.99/32"), "nobody's address: no /32");
+	ASSERT_TRUE(cidr_known(&fixture, "10.0.0.10/32"), "x/a's status address has its /32");
+	ASSERT_TRUE(!cidr_known(&fixture, "10.0.1.10/32"), "y/a is outside every ipBlock");
+	ASSERT_EQ(compiler_mark_cidrs(fixture.store, fixture.tables.cidr_identities, &recorded, 1,
+				      &digest),
+		  0, "mark with the CNI's record");
+	ASSERT_TRUE(cidr_known(&fixture, "10.0.0.99/32"), "the recorded address has its /32");
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_INGRESS,
+			      id_table_use(fixture.tables.cidr_identities, "10.0.0.99/32"), 0, 0, 0),
+		    "the ipBlock admits it by address");
+	teardown(&fixture);
+}
+
+/* An ipBlock naming a CIDR the full ipcache refused (as cidr or except) allows nothing, and
+ * says so naming the policy; the pod stays isolated and other peers of the rule still count. */
+static void compiler_ip_block_on_a_refused_cidr_allows_nothing(void)
+{
+	struct fixture fixture;
+	struct ipv4_prefix refused = { 0x0a000b00u, 24 }; /* 10.0.11.0/24 */
+	char name[256];
+
+	setup(&fixture);
+	put(&fixture, "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"namespace\":\"x\",\"name\":"
+		      "\"holes\"},\"spec\":{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":"
+		      "{\"cidr\":\"10.0.0.0/16\",\"except\":[\"10.0.11.0/24\"]}},{\"podSelector\":"
+		      "{\"matchLabels\":{\"pod\":\"b\"}}}]}]}}");
+	fixture.tables.refused_cidrs = &refused;
+	fixture.tables.refused_cidr_count = 1;
+	ASSERT_EQ(compile_for(&fixture, "x", "a"), 0, "compile");
+	ASSERT_TRUE(fixture.compiled.ingress_isolation_rule != 0, "isolated");
+	ASSERT_TRUE(!has_entry(&fixture, WEIR_DIRECTION_INGRESS,
+			       id_table_use(fixture.tables.cidr_identities, "10.0.0.0/16"), 0, 0, 0),
+		    "the block whose except is not in the ipcache allows nothing");
+	ASSERT_TRUE(has_entry(&fixture, WEIR_DIRECTION_INGRESS, identity_of(&fixture, "x", "b"), 0, 0,
+			      0),
+		    "the rule's other peer still does");
+	ASSERT_EQ(fixture.compiled.problem_count, 1, "one problem");
+	ASSERT_CONTAINS(fixture.compiled.problems[0], "NetworkPolicy x/holes", "names the policy");
+	ASSERT_CONTAINS(fixture.compiled.problems[0], "refused 10.0.11.0/24", "names the CIDR");
+	ASSERT_TRUE(compiler_policy_naming_cidr(fixture.store, &refused, name, sizeof(name)),
+		    "the policy naming it is found");
+	ASSERT_STR_EQ(name, "NetworkPolicy x/holes", "by kind and name");
+	fixture.tables.refused_cidr_count = 0;
+	teardown(&fixture);
+}
+
 const struct test_case policy_compiler_tests[] = {
+	{ "compiler_ip_block_on_a_refused_cidr_allows_nothing",
+	  compiler_ip_block_on_a_refused_cidr_allows_nothing },
+	{ "compiler_ip_block_matches_addresses_not_labels",
+	  compiler_ip_block_matches_addresses_not_labels },
+	{ "compiler_ip_block_knows_local_pods_by_their_records",
+	  compiler_ip_block_knows_local_pods_by_their_records },
+	{ "compiler_allocation_failures_fail_closed", compiler_allocation_failures_fail_closed },
 	{ "compiler_no_policy_leaves_the_pod_open", compiler_no_policy_leaves_the_pod_open },
 	{ "compiler_exhausted_identities_allow_nobody", compiler_exhausted_identities_allow_nobody },
 	{ "compiler_deny_all_isolates_ingress_only", compiler_deny_all_isolates_ingress_only },
