@@ -166,7 +166,9 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		/* Only payload, or a connection whose request was refused, concerns HTTP: pure ACKs
 		 * and other protocols skip the call on the per-packet path. */
 		if (packet->protocol == IPPROTO_TCP &&
-		    (packet->payload_length || entry->http_state >= WEIR_HTTP_DENIED)) {
+		    (packet->payload_length || entry->http_state >= WEIR_HTTP_DENIED ||
+		     ((entry->flags & WEIR_CT_FLAG_HTTP_RULES) &&
+		      (packet->is_fragment || (packet->tcp_flags & TCP_FLAG_URG))))) {
 			verdict = http_inspect(skb, packet, entry, &tracked.key,
 					       hook | (tracked.status == CT_REPLY ? HTTP_INSPECT_REPLY
 										  : 0));
@@ -187,6 +189,13 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 	if (!judgment.allowed)
 		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
 				   judgment.peer_identity, judgment.rule_id);
+	if (judgment.http && packet->protocol == IPPROTO_TCP) {
+		__u8 refusal = http_first_packet_refusal(packet);
+
+		if (refusal)
+			return drop_packet(packet, destination_endpoint_id, refusal,
+					   WEIR_DIRECTION_INGRESS, 0, judgment.rule_id);
+	}
 	if (ct_create(&tracked.key, packet, revision, judgment.rule_id, source_endpoint_id,
 		      destination_endpoint_id, nat->translated ? nat->vip : 0,
 		      nat->translated ? nat->vip_port : 0,
@@ -197,6 +206,11 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 				   WEIR_DROP_MAP_FULL,
 				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
 	metrics_count(WEIR_COUNTER_CT_NEW);
+	/* Data opening a connection on a port with HTTP rules (not from a SYN: the stream
+	 * position is unknown). Its entry is made, so the resend gets a 403 and a reset. */
+	if (judgment.http && packet->protocol == IPPROTO_TCP && packet->payload_length)
+		return drop_packet(packet, destination_endpoint_id, WEIR_DROP_HTTP_MIDSTREAM,
+				   WEIR_DIRECTION_INGRESS, 0, judgment.rule_id);
 	if (flow_events_on())
 		event_emit(WEIR_EVENT_NEW_FLOW, 0,
 			   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,

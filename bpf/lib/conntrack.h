@@ -135,6 +135,15 @@ static __always_inline void ct_update(struct weir_ct_entry *entry, const struct 
 	}
 }
 
+/* Where a new entry is put together before it is inserted: a per-CPU map value instead of
+ * the stack, which the programs that create entries need for the HTTP inspection they call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct weir_ct_entry);
+} ct_staging SEC(".maps");
+
 /* nat_address/nat_port: the VIP the client addressed, when the connection was translated
  * (replies then get it back as their source); 0 otherwise. */
 static __always_inline int ct_create(const struct weir_ct_key *key, const struct packet *packet,
@@ -142,27 +151,38 @@ static __always_inline int ct_create(const struct weir_ct_key *key, const struct
 				     __u32 destination_endpoint_id, __u32 nat_address,
 				     __u16 nat_port, __u8 extra_flags, __u64 now)
 {
-	struct weir_ct_entry entry = {
-		.created_ns = now,
-		.forward_packets = 1,
-		.forward_bytes = packet->length,
-		.revision = revision,
-		.rule_id = rule_id,
-		.source_endpoint_id = source_endpoint_id,
-		.destination_endpoint_id = destination_endpoint_id,
-		.nat_address = nat_address,
-		.nat_port = nat_port,
-		.flags = (nat_address ? WEIR_CT_FLAG_REVNAT : 0) | extra_flags,
-	};
+	__u32 zero = 0;
+	struct weir_ct_entry *entry = bpf_map_lookup_elem(&ct_staging, &zero);
 
-	if (packet->protocol == IPPROTO_TCP)
-		entry.state = (packet->tcp_flags & TCP_FLAG_SYN) && !(packet->tcp_flags & TCP_FLAG_ACK)
-				      ? WEIR_CT_SYN_SENT
-				      : WEIR_CT_ESTABLISHED;
-	else
-		entry.state = WEIR_CT_OPEN;
-	entry.expires_ns = now + ct_timeout(packet->protocol, entry.state);
-	return bpf_map_update_elem(&ct, key, &entry, BPF_ANY);
+	if (!entry)
+		return -1;
+	__builtin_memset(entry, 0, sizeof(*entry));
+	entry->created_ns = now;
+	entry->forward_packets = 1;
+	entry->forward_bytes = packet->length;
+	entry->revision = revision;
+	entry->rule_id = rule_id;
+	entry->source_endpoint_id = source_endpoint_id;
+	entry->destination_endpoint_id = destination_endpoint_id;
+	entry->nat_address = nat_address;
+	entry->nat_port = nat_port;
+	entry->flags = (nat_address ? WEIR_CT_FLAG_REVNAT : 0) | extra_flags;
+	if (packet->protocol == IPPROTO_TCP) {
+		entry->state = (packet->tcp_flags & TCP_FLAG_SYN) &&
+					       !(packet->tcp_flags & TCP_FLAG_ACK)
+				       ? WEIR_CT_SYN_SENT
+				       : WEIR_CT_ESTABLISHED;
+		/* Seen from its SYN: the client's first byte is the next one. Otherwise the
+		 * stream position stays unknown and HTTP rules refuse the connection's data. */
+		if (entry->state == WEIR_CT_SYN_SENT) {
+			entry->http_next_sequence = packet->tcp_sequence + 1;
+			entry->http_synced = 1;
+		}
+	} else {
+		entry->state = WEIR_CT_OPEN;
+	}
+	entry->expires_ns = now + ct_timeout(packet->protocol, entry->state);
+	return bpf_map_update_elem(&ct, key, entry, BPF_ANY);
 }
 
 /* Packets and bytes per direction, for the connection's summary when it ends. */

@@ -1,5 +1,7 @@
 /* BPF program tests: the real from_pod/to_pod programs on crafted packets through
  * BPF_PROG_TEST_RUN, each case checking the verdict and the counters. */
+#include <stdlib.h>
+
 #include <bpf/libbpf.h>
 
 #include "fixture.h"
@@ -12,12 +14,15 @@ int main(int argc, char **argv)
 	int failed = 0;
 
 	log_setup("bpf-tests", stderr, LOG_LEVEL_ERROR);
-	libbpf_set_print(NULL);
+	if (!getenv("WEIR_TEST_LIBBPF_LOG"))
+		libbpf_set_print(NULL);
 	failed += test_run_all("bpf_parse", parse_tests, parse_tests_count, filter);
 	failed += test_run_all("bpf_policy", policy_tests, policy_tests_count, filter);
 	failed += test_run_all("bpf_conntrack", conntrack_tests, conntrack_tests_count, filter);
 	failed += test_run_all("bpf_services", service_tests, service_tests_count, filter);
 	failed += test_run_all("bpf_http", http_tests, http_tests_count, filter);
+	failed += test_run_all("bpf_http_hostile", http_hostile_tests, http_hostile_tests_count,
+			       filter);
 	fixture_teardown();
 	return failed ? 1 : 0;
 }

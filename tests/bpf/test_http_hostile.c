@@ -1,0 +1,265 @@
+/* L7 enforcement against a hostile client: root in its own network namespace, it sends any
+ * segment it likes. Each test is one way past a /public/ prefix rule that once worked: the urgent
+ * byte, a request placed in a hole or resent with other bytes, a tiny first fragment, a
+ * connection the datapath did not see from its SYN, data on the SYN, path forms servers
+ * normalise, and a Content-Length that wraps. Whatever the datapath cannot judge with
+ * certainty must not reach the server. */
+#include <arpa/inet.h>
+#include <linux/tcp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "fixture.h"
+#include "http_helpers.h"
+#include "suites.h"
+
+#define TCP_URG 0x20
+#define PUBLIC "GET /public/a HTTP/1.1\r\nHost: b\r\n\r\n"
+#define ADMIN "GET /admin/xx HTTP/1.1\r\nHost: b\r\n\r\n" /* as long as PUBLIC */
+
+static int public_only(void)
+{
+	if (l7_policy(ENDPOINT_A, IDENTITY_REMOTE) < 0 || http_rule(0, 0, "/public/*", NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/* Servers without SO_OOBINLINE take the urgent byte out of the stream, weir would not: the two
+ * would disagree on where the next request starts. The urgent pointer may point into a later
+ * segment, so even a bare ACK carrying URG must not reach the server. */
+static void urgent_data_never_reaches_the_server(void)
+{
+	struct packet_spec urgent = client_segment(PUBLIC, CLIENT_SEQUENCE, TCP_ACK | TCP_PSH | TCP_URG);
+	struct packet_spec urgent_ack = client_segment(NULL, CLIENT_SEQUENCE, TCP_ACK | TCP_URG);
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	urgent.urgent_pointer = 20;
+	ASSERT_EQ(run_spec(TO_POD, &urgent).verdict, TC_ACT_SHOT, "URG with data dropped");
+	urgent_ack.urgent_pointer = 30;
+	ASSERT_EQ(run_spec(TO_POD, &urgent_ack).verdict, TC_ACT_SHOT, "URG on a bare ACK dropped");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_URGENT, INGRESS), 2, "by name");
+	ASSERT_EQ(send_request(PUBLIC, CLIENT_SEQUENCE), TC_ACT_OK, "the same request without URG");
+}
+
+/* A request placed beyond the next expected byte (a hole) was judged where it lay; the hole
+ * filled later with GET /admin passed as "body or retransmission". */
+static void a_request_in_a_hole_is_not_delivered(void)
+{
+	const char *decoy = "POST /public/a HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(send_request(decoy, CLIENT_SEQUENCE + strlen(ADMIN)), TC_ACT_SHOT,
+		  "a request beyond the next expected byte is dropped");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_OUT_OF_ORDER, INGRESS), 1, "by name");
+	ASSERT_EQ(send_request(ADMIN, CLIENT_SEQUENCE), TC_ACT_REDIRECT,
+		  "the hole filled with GET /admin is judged, and refused");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_DENIED, INGRESS), 1, "denied");
+}
+
+/* A judged request the server discarded (bad checksum, out of window, PAWS) was followed by
+ * other bytes at the same sequence number, which passed as a retransmission. */
+static void a_retransmission_must_carry_the_judged_bytes(void)
+{
+	const char *first = "GET /public/1 HTTP/1.1\r\n\r\n";
+	const char *second = "GET /public/2 HTTP/1.1\r\n\r\n";
+	const char *second_changed = "GET /admin/xx HTTP/1.1\r\n\r\n";
+	char straddling[64];
+	uint32_t second_at = CLIENT_SEQUENCE + strlen(first);
+	struct packet_spec response = server_segment("HTTP/1.1 200 OK\r\n\r\n", SERVER_SEQUENCE,
+						     TCP_ACK | TCP_PSH);
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(send_request(PUBLIC, CLIENT_SEQUENCE), TC_ACT_OK, "GET /public/a judged");
+	ASSERT_EQ(send_request(PUBLIC, CLIENT_SEQUENCE), TC_ACT_OK, "resent as it was: passes");
+	ASSERT_EQ(send_request(ADMIN, CLIENT_SEQUENCE), TC_ACT_REDIRECT,
+		  "other bytes at the judged request's place: refused, the connection closed");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_RETRANSMISSION_DIFFERS, INGRESS), 1,
+		  "by name");
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(send_request(PUBLIC, CLIENT_SEQUENCE), TC_ACT_OK, "GET /public/a judged");
+	ASSERT_EQ(send_request("GET /admin", CLIENT_SEQUENCE), TC_ACT_REDIRECT,
+		  "a shorter piece of other bytes too");
+
+	/* Keep-alive: the second request's bytes, reached by a segment that starts earlier. */
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(send_request(first, CLIENT_SEQUENCE), TC_ACT_OK, "first");
+	ASSERT_EQ(run_spec(FROM_POD, &response).verdict, TC_ACT_OK, "its response");
+	ASSERT_EQ(send_request(second, second_at), TC_ACT_OK, "second judged");
+	memcpy(straddling, first + strlen(first) - 4, 4);
+	memcpy(straddling + 4, second_changed, strlen(second_changed) + 1);
+	ASSERT_EQ(send_request(second, second_at), TC_ACT_OK, "the second resent as it was");
+	ASSERT_EQ(send_request(straddling, second_at - 4), TC_ACT_REDIRECT,
+		  "a segment from before the second request into it, with other bytes");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_RETRANSMISSION_DIFFERS, INGRESS), 1,
+		  "by name");
+}
+
+/* A first fragment holding the TCP header and no payload, then a later fragment holding the
+ * request: the payload was never looked at. */
+static void fragments_on_an_l7_port_are_refused(void)
+{
+	struct packet_spec first = client_segment(NULL, CLIENT_SEQUENCE, TCP_ACK | TCP_PSH);
+	struct packet_spec rest = client_segment(ADMIN, 0, 0);
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	first.tcp_timestamps = true; /* 32 bytes of TCP header: the next fragment is at 4 * 8 */
+	first.more_fragments = true;
+	first.ip_id = 4242;
+	rest.ip_id = 4242;
+	rest.fragment_offset = 4;
+	rest.later_fragment_without_l4 = true;
+	ASSERT_EQ(run_spec(TO_POD, &first).verdict, TC_ACT_SHOT, "tiny first fragment dropped");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_FRAGMENTED, INGRESS), 1, "by name");
+	ASSERT_EQ(run_spec(TO_POD, &rest).verdict, TC_ACT_SHOT, "the request in the rest dropped");
+
+	/* A first fragment with the whole request, then more of it: neither passes. */
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	first = client_segment(PUBLIC, CLIENT_SEQUENCE, TCP_ACK | TCP_PSH);
+	first.more_fragments = true;
+	first.ip_id = 4343;
+	ASSERT_TRUE(run_spec(TO_POD, &first).verdict != TC_ACT_OK, "first fragment not delivered");
+}
+
+/* Data on a connection the datapath did not see from its SYN: after the entry was evicted
+ * (LRU under a flood) or expired (an unchecked FIN or RST made it short-lived), the next
+ * segment made a new entry and passed at L4 only. */
+static void a_connection_not_seen_from_its_syn_gets_no_request_through(void)
+{
+	struct weir_ct_key key = { .source = htonl(REMOTE_POD), .destination = htonl(POD_A),
+				   .source_port = htons(CLIENT_PORT),
+				   .destination_port = htons(HTTP_PORT), .protocol = IPPROTO_TCP };
+	struct packet_spec reset = client_segment(NULL, 123456, TCP_RST);
+	struct weir_ct_entry entry;
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(send_request(ADMIN, CLIENT_SEQUENCE), TC_ACT_SHOT,
+		  "data with no connection seen is dropped");
+	ASSERT_EQ(send_request(ADMIN, CLIENT_SEQUENCE), TC_ACT_REDIRECT,
+		  "and its resend refused with a 403, which closes the connection");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_MIDSTREAM, INGRESS), 2, "by name");
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(bpf_map_delete_elem(datapath.ct_fd, &key), 0, "evicted");
+	ASSERT_TRUE(send_request(PUBLIC, CLIENT_SEQUENCE) != TC_ACT_OK,
+		    "after eviction not even an allowed request passes: its place is unknown");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_MIDSTREAM, INGRESS), 1, "by name");
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(run_spec(TO_POD, &reset).verdict, TC_ACT_OK, "a RST (the server judges it)");
+	ASSERT_EQ(ct_entry_of(REMOTE_POD, POD_A, CLIENT_PORT, HTTP_PORT, IPPROTO_TCP, &entry), 0,
+		  "entry");
+	entry.expires_ns = 1; /* its short closing timeout ran out */
+	ASSERT_EQ(bpf_map_update_elem(datapath.ct_fd, &key, &entry, BPF_EXIST), 0, "expired");
+	ASSERT_TRUE(send_request(ADMIN, CLIENT_SEQUENCE) != TC_ACT_OK,
+		    "GET /admin after the entry expired");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_MIDSTREAM, INGRESS), 1, "by name");
+}
+
+/* TCP Fast Open: the request rides on the SYN, which made the entry and passed at L4. Dropping
+ * it is safe: the client's kernel resends a plain SYN and the data after the handshake. */
+static void data_on_the_syn_is_not_delivered(void)
+{
+	struct packet_spec syn = client_segment(ADMIN, CLIENT_SEQUENCE - 1, TCP_SYN);
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(run_spec(TO_POD, &syn).verdict, TC_ACT_SHOT, "SYN with data dropped");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_SYN_DATA, INGRESS), 1, "by name");
+	ASSERT_EQ(handshake(), 0, "a plain SYN still connects");
+	ASSERT_EQ(send_request(ADMIN, CLIENT_SEQUENCE), TC_ACT_REDIRECT, "and the request is judged");
+}
+
+/* Forms that Tomcat, Jetty, nginx or a framework resolve to another path than the text. */
+static void paths_a_server_would_resolve_elsewhere_are_refused(void)
+{
+	static const char *const unsafe[] = {
+		"GET /public/..;/admin HTTP/1.1\r\n\r\n",     "GET /public/;x/../admin HTTP/1.1\r\n\r\n",
+		"GET /public/a;jsessionid=1 HTTP/1.1\r\n\r\n", "GET /public/%252e%252e/admin HTTP/1.1\r\n\r\n",
+		"GET /public/%2E%2e/admin HTTP/1.1\r\n\r\n",  "GET /public/..%2fadmin HTTP/1.1\r\n\r\n",
+		"GET /public/%5c../admin HTTP/1.1\r\n\r\n",   "GET /public/..\\admin HTTP/1.1\r\n\r\n",
+		"GET /public//admin HTTP/1.1\r\n\r\n",	      "GET /public/./a HTTP/1.1\r\n\r\n",
+		"GET /public/a#/../../admin HTTP/1.1\r\n\r\n", "GET /public/%3b/a HTTP/1.1\r\n\r\n",
+		"GET /public/%zz HTTP/1.1\r\n\r\n",	      "GET /public/%2 HTTP/1.1\r\n\r\n",
+		"GET /public/%00 HTTP/1.1\r\n\r\n",	      "GET /public/%c0%ae%c0%ae/x HTTP/1.1\r\n\r\n",
+	};
+
+	for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
+		int reason = refusal_reason_of(unsafe[i]);
+
+		if (reason != WEIR_DROP_HTTP_UNSAFE_PATH)
+			fprintf(stderr, "    %.*s: reason %d\n", (int)strcspn(unsafe[i], "\r"),
+				unsafe[i], reason);
+		ASSERT_EQ(reason, WEIR_DROP_HTTP_UNSAFE_PATH, "refused as unsafe");
+	}
+	ASSERT_EQ(refusal_reason_of("GET /public/a%20b/c.txt?x=/../;%2e HTTP/1.1\r\n\r\n"), 0,
+		  "an encoded space, a dot in a name, anything in the query: judged and allowed");
+	ASSERT_EQ(refusal_reason_of("GET /public/caf%C3%A9 HTTP/1.1\r\n\r\n"), 0,
+		  "UTF-8 in the path");
+}
+
+/* "Content-Length: 4294967297" wrapped to 1 in 32 bits: weir and the server disagreed on where
+ * the body ends. */
+static void a_content_length_that_wraps_is_refused(void)
+{
+	ASSERT_EQ(refusal_reason_of("POST /public/a HTTP/1.1\r\nContent-Length: 4294967297\r\n\r\nX"),
+		  WEIR_DROP_HTTP_BODY_TOO_LARGE, "wraps to 1 in 32 bits");
+	ASSERT_EQ(refusal_reason_of("POST /public/a HTTP/1.1\r\nContent-Length: 2000000000\r\n\r\n"),
+		  WEIR_DROP_HTTP_BODY_TOO_LARGE, "above the largest body followed");
+	ASSERT_EQ(refusal_reason_of("POST /public/a HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\nX"),
+		  0, "the largest body followed");
+}
+
+/* "Host:" with nothing after it: the host copied out was the start of the request. */
+static void an_empty_host_is_empty(void)
+{
+	struct weir_http_event event;
+
+	SETUP();
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(send_request("GET /a HTTP/1.1\r\nHost:  \r\nAccept: */*\r\n\r\n", CLIENT_SEQUENCE),
+		  TC_ACT_OK, "request observed");
+	ASSERT_EQ(send_response("HTTP/1.1 400 Bad Request\r\n\r\n", SERVER_SEQUENCE), TC_ACT_OK,
+		  "response");
+	ASSERT_EQ(http_event_find(0, &event), 0, "an event");
+	ASSERT_EQ(event.request.host_length, 0, "no host");
+	ASSERT_STR_EQ(event.request.host, "", "empty");
+	ASSERT_STR_EQ(event.request.path, "/a", "the path is still read");
+}
+
+const struct test_case http_hostile_tests[] = {
+	{ "urgent_data_never_reaches_the_server", urgent_data_never_reaches_the_server },
+	{ "a_request_in_a_hole_is_not_delivered", a_request_in_a_hole_is_not_delivered },
+	{ "a_retransmission_must_carry_the_judged_bytes",
+	  a_retransmission_must_carry_the_judged_bytes },
+	{ "fragments_on_an_l7_port_are_refused", fragments_on_an_l7_port_are_refused },
+	{ "a_connection_not_seen_from_its_syn_gets_no_request_through",
+	  a_connection_not_seen_from_its_syn_gets_no_request_through },
+	{ "data_on_the_syn_is_not_delivered", data_on_the_syn_is_not_delivered },
+	{ "paths_a_server_would_resolve_elsewhere_are_refused",
+	  paths_a_server_would_resolve_elsewhere_are_refused },
+	{ "a_content_length_that_wraps_is_refused", a_content_length_that_wraps_is_refused },
+	{ "an_empty_host_is_empty", an_empty_host_is_empty },
+};
+const size_t http_hostile_tests_count = sizeof(http_hostile_tests) / sizeof(http_hostile_tests[0]);
