@@ -151,12 +151,25 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 			entry->revision = revision;
 			entry->rule_id = judgment.rule_id;
 			if (judgment.http && !(entry->flags & WEIR_CT_FLAG_HTTP_RULES)) {
-				/* Newly under HTTP rules: the next payload must be a request. */
+				/* Newly under HTTP rules, but not followed from its SYN: where
+				 * requests start is unknown, so its data is refused. */
 				entry->flags |= WEIR_CT_FLAG_HTTP_RULES;
 				entry->http_synced = 0;
 			} else if (!judgment.http) {
 				entry->flags &= ~WEIR_CT_FLAG_HTTP_RULES;
 			}
+		}
+		if (packet->protocol == IPPROTO_TCP) {
+			__u8 flags = packet->tcp_flags;
+
+			if (tracked.status == CT_ESTABLISHED && (flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) &&
+			    http_close_out_of_sequence(entry, packet))
+				return drop_packet(packet, entry->destination_endpoint_id,
+						   WEIR_DROP_HTTP_OUT_OF_ORDER, WEIR_DIRECTION_INGRESS,
+						   0, entry->rule_id);
+			if (tracked.status == CT_REPLY &&
+			    (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK))
+				http_follow_syn_ack(entry, packet);
 		}
 		ct_update(entry, packet, tracked.status == CT_REPLY, now);
 		ct_account(entry, packet, tracked.status == CT_REPLY);

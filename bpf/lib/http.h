@@ -183,6 +183,37 @@ static __always_inline __u8 http_first_packet_refusal(const struct packet *packe
 	return 0;
 }
 
+/* The server's SYN-ACK acknowledges the client sequence number it took. A client that sent
+ * several SYNs must not leave weir following another stream than the server's: before any
+ * request the client's first byte follows this acknowledgment; after one, a SYN-ACK for another
+ * start means the position is lost, and the connection's data is refused from then on. */
+static __always_inline void http_follow_syn_ack(struct weir_ct_entry *entry,
+						const struct packet *packet)
+{
+	if (!entry->http_header_length) {
+		entry->http_next_sequence = packet->tcp_acknowledgment;
+		entry->http_synced = 1;
+	} else if (packet->tcp_acknowledgment != entry->http_request_sequence) {
+		entry->http_synced = 0;
+	}
+}
+
+/* A client FIN or RST on a followed L7 connection must sit where the client's stream is: in
+ * the last judged request (its body may still be coming) or at the next expected byte. Any
+ * other one is a forgery the server ignores, and must not make weir's entry short-lived. */
+static __always_inline int http_close_out_of_sequence(const struct weir_ct_entry *entry,
+						      const struct packet *packet)
+{
+	__u32 low = entry->http_header_length ? entry->http_request_sequence
+					      : entry->http_next_sequence;
+
+	if (!(entry->flags & WEIR_CT_FLAG_HTTP_RULES) || !entry->http_synced ||
+	    entry->http_state >= WEIR_HTTP_DENIED)
+		return 0;
+	return (__s32)(packet->tcp_sequence - low) < 0 ||
+	       (__s32)(packet->tcp_sequence - entry->http_next_sequence) > 0;
+}
+
 static long http_hash_word(__u32 step, void *loop_context)
 {
 	struct http_scratch *scratch = ((struct http_scan_context *)loop_context)->scratch;
@@ -429,6 +460,12 @@ static __always_inline void http_observe_response(const struct http_context *con
 	__u16 status;
 
 	if (entry->http_state != WEIR_HTTP_AWAITING_RESPONSE)
+		return;
+	/* Under HTTP rules, only a server that acknowledged the judged request line and headers
+	 * answered them: from then on it has them, and no resend can change them. */
+	if ((entry->flags & WEIR_CT_FLAG_HTTP_RULES) && entry->http_header_length &&
+	    (__s32)(context->packet->tcp_acknowledgment -
+		    (entry->http_request_sequence + entry->http_header_length)) < 0)
 		return;
 	/* "HTTP/1.1 200": the status line's first 12 bytes are all a response needs. */
 	length = http_load_payload(context->skb, context->packet, scratch, 12);

@@ -96,6 +96,7 @@ static void a_retransmission_must_carry_the_judged_bytes(void)
 	ASSERT_EQ(public_only(), 0, "GET /public/* only");
 	ASSERT_EQ(handshake(), 0, "handshake");
 	ASSERT_EQ(send_request(first, CLIENT_SEQUENCE), TC_ACT_OK, "first");
+	response.acknowledgment = second_at;
 	ASSERT_EQ(run_spec(FROM_POD, &response).verdict, TC_ACT_OK, "its response");
 	ASSERT_EQ(send_request(second, second_at), TC_ACT_OK, "second judged");
 	memcpy(straddling, first + strlen(first) - 4, 4);
@@ -105,6 +106,36 @@ static void a_retransmission_must_carry_the_judged_bytes(void)
 		  "a segment from before the second request into it, with other bytes");
 	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_RETRANSMISSION_DIFFERS, INGRESS), 1,
 		  "by name");
+}
+
+/* A server that speaks without having the judged request (a banner, a 408) must not end it:
+ * the next request would be judged while the first one's bytes could still be replaced. */
+static void an_answer_that_did_not_see_the_request_does_not_end_it(void)
+{
+	const char *first = "GET /public/1 HTTP/1.1\r\n\r\n";
+	struct packet_spec unsolicited = server_segment("HTTP/1.1 408 Request Timeout\r\n\r\n",
+						     SERVER_SEQUENCE, TCP_ACK | TCP_PSH);
+	struct packet_spec answer = server_segment("HTTP/1.1 200 OK\r\n\r\n", SERVER_SEQUENCE,
+						   TCP_ACK | TCP_PSH);
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(send_request(first, CLIENT_SEQUENCE), TC_ACT_OK, "first judged");
+	ASSERT_EQ(run_spec(FROM_POD, &unsolicited).verdict, TC_ACT_OK,
+		  "server data acknowledging none of it");
+	ASSERT_TRUE(send_request(PUBLIC, CLIENT_SEQUENCE + strlen(first)) != TC_ACT_OK,
+		    "the next request is still before the first one's answer");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_PIPELINED, INGRESS), 1, "pipelined");
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(send_request(first, CLIENT_SEQUENCE), TC_ACT_OK, "first judged");
+	answer.acknowledgment = CLIENT_SEQUENCE + strlen(first);
+	ASSERT_EQ(run_spec(FROM_POD, &answer).verdict, TC_ACT_OK, "its answer, acknowledging it");
+	ASSERT_EQ(send_request(PUBLIC, CLIENT_SEQUENCE + strlen(first)), TC_ACT_OK,
+		  "the next request is judged and allowed");
 }
 
 /* A first fragment holding the TCP header and no payload, then a later fragment holding the
@@ -145,7 +176,8 @@ static void a_connection_not_seen_from_its_syn_gets_no_request_through(void)
 	struct weir_ct_key key = { .source = htonl(REMOTE_POD), .destination = htonl(POD_A),
 				   .source_port = htons(CLIENT_PORT),
 				   .destination_port = htons(HTTP_PORT), .protocol = IPPROTO_TCP };
-	struct packet_spec reset = client_segment(NULL, 123456, TCP_RST);
+	struct packet_spec forged_reset = client_segment(NULL, 123456, TCP_RST);
+	struct packet_spec reset = client_segment(NULL, CLIENT_SEQUENCE, TCP_RST);
 	struct weir_ct_entry entry;
 
 	SETUP();
@@ -167,14 +199,53 @@ static void a_connection_not_seen_from_its_syn_gets_no_request_through(void)
 	SETUP();
 	ASSERT_EQ(public_only(), 0, "GET /public/* only");
 	ASSERT_EQ(handshake(), 0, "handshake");
-	ASSERT_EQ(run_spec(TO_POD, &reset).verdict, TC_ACT_OK, "a RST (the server judges it)");
+	ASSERT_EQ(run_spec(TO_POD, &forged_reset).verdict, TC_ACT_SHOT,
+		  "a RST far from the client's stream is dropped");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_OUT_OF_ORDER, INGRESS), 1, "by name");
 	ASSERT_EQ(ct_entry_of(REMOTE_POD, POD_A, CLIENT_PORT, HTTP_PORT, IPPROTO_TCP, &entry), 0,
 		  "entry");
+	ASSERT_EQ(entry.state, WEIR_CT_ESTABLISHED, "and does not make the entry short-lived");
+	ASSERT_EQ(run_spec(TO_POD, &reset).verdict, TC_ACT_OK, "a RST in sequence passes");
+	ASSERT_EQ(ct_entry_of(REMOTE_POD, POD_A, CLIENT_PORT, HTTP_PORT, IPPROTO_TCP, &entry), 0,
+		  "entry");
+	ASSERT_EQ(entry.state, WEIR_CT_CLOSING, "closing");
 	entry.expires_ns = 1; /* its short closing timeout ran out */
 	ASSERT_EQ(bpf_map_update_elem(datapath.ct_fd, &key, &entry, BPF_EXIST), 0, "expired");
 	ASSERT_TRUE(send_request(ADMIN, CLIENT_SEQUENCE) != TC_ACT_OK,
 		    "GET /admin after the entry expired");
 	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_MIDSTREAM, INGRESS), 1, "by name");
+}
+
+/* A client that sends a second SYN with another sequence number: once the server's SYN-ACK
+ * acknowledges it, the server reads from there, while weir still expected the body of a request
+ * judged at the first one. */
+static void a_second_syn_does_not_move_the_stream_under_weir(void)
+{
+	const char *upload = "POST /public/a HTTP/1.1\r\nContent-Length: 2000\r\n\r\n";
+	uint32_t other_start = CLIENT_SEQUENCE + 1000;
+	struct packet_spec second_syn = client_segment(NULL, other_start - 1, TCP_SYN);
+	struct packet_spec its_syn_ack = server_segment(NULL, SERVER_SEQUENCE + 5000 - 1,
+							TCP_SYN | TCP_ACK);
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	ASSERT_EQ(send_request(upload, CLIENT_SEQUENCE), TC_ACT_OK, "an upload judged");
+	run_spec(TO_POD, &second_syn);
+	its_syn_ack.acknowledgment = other_start;
+	ASSERT_EQ(run_spec(FROM_POD, &its_syn_ack).verdict, TC_ACT_OK, "the server took it");
+	ASSERT_TRUE(send_request(ADMIN, other_start) != TC_ACT_OK,
+		    "GET /admin where the server now reads is not taken for the upload's body");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_MIDSTREAM, INGRESS), 1, "by name");
+
+	/* Before any request, the SYN-ACK sets where the first one starts. */
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	ASSERT_EQ(handshake(), 0, "handshake");
+	run_spec(TO_POD, &second_syn);
+	ASSERT_EQ(run_spec(FROM_POD, &its_syn_ack).verdict, TC_ACT_OK, "the server took it");
+	ASSERT_EQ(send_request(ADMIN, other_start), TC_ACT_REDIRECT, "judged there, and refused");
+	ASSERT_EQ(drops_of(ENDPOINT_A, WEIR_DROP_HTTP_DENIED, INGRESS), 1, "denied");
 }
 
 /* TCP Fast Open: the request rides on the SYN, which made the entry and passed at L4. Dropping
@@ -253,9 +324,13 @@ const struct test_case http_hostile_tests[] = {
 	{ "a_request_in_a_hole_is_not_delivered", a_request_in_a_hole_is_not_delivered },
 	{ "a_retransmission_must_carry_the_judged_bytes",
 	  a_retransmission_must_carry_the_judged_bytes },
+	{ "an_answer_that_did_not_see_the_request_does_not_end_it",
+	  an_answer_that_did_not_see_the_request_does_not_end_it },
 	{ "fragments_on_an_l7_port_are_refused", fragments_on_an_l7_port_are_refused },
 	{ "a_connection_not_seen_from_its_syn_gets_no_request_through",
 	  a_connection_not_seen_from_its_syn_gets_no_request_through },
+	{ "a_second_syn_does_not_move_the_stream_under_weir",
+	  a_second_syn_does_not_move_the_stream_under_weir },
 	{ "data_on_the_syn_is_not_delivered", data_on_the_syn_is_not_delivered },
 	{ "paths_a_server_would_resolve_elsewhere_are_refused",
 	  paths_a_server_would_resolve_elsewhere_are_refused },
