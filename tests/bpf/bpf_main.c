@@ -14,6 +14,8 @@ int main(int argc, char **argv)
 	int failed = 0;
 
 	log_setup("bpf-tests", stderr, LOG_LEVEL_ERROR);
+	/* WEIR_TEST_LIBBPF_LOG=1 shows libbpf's messages: the verifier's log when a program
+	 * does not load. */
 	if (!getenv("WEIR_TEST_LIBBPF_LOG"))
 		libbpf_set_print(NULL);
 	failed += test_run_all("bpf_parse", parse_tests, parse_tests_count, filter);
