@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <linux/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
@@ -319,6 +320,167 @@ static void an_empty_host_is_empty(void)
 	ASSERT_STR_EQ(event.request.path, "/a", "the path is still read");
 }
 
+/* ---- differential: random client segments against a model of the server ---------------- */
+
+/* The server as the model sees it: what its TCP accepted in order, and the requests its HTTP
+ * parser read from that. Bytes are kept where they first arrive (a later copy of a byte never
+ * replaces it: for request line and headers weir makes every copy identical, and body bytes
+ * are never parsed). A bad checksum, URG or anything weir did not pass never arrives. */
+#define MODEL_BYTES 2048
+
+struct model_server {
+	uint8_t bytes[MODEL_BYTES];
+	uint8_t have[MODEL_BYTES];
+	uint32_t in_order; /* bytes received in order from the stream's start */
+	uint32_t parsed;   /* where the next request starts */
+	int requests;
+	char forbidden[96]; /* the first request no rule allows, if one got through */
+};
+
+static void model_receive(struct model_server *server, uint32_t offset, const char *payload,
+			  size_t length)
+{
+	for (size_t i = 0; i < length; i++)
+		if (offset + i < MODEL_BYTES && !server->have[offset + i]) {
+			server->have[offset + i] = 1;
+			server->bytes[offset + i] = (uint8_t)payload[i];
+		}
+	while (server->in_order < MODEL_BYTES && server->have[server->in_order])
+		server->in_order++;
+}
+
+/* Reads the complete requests now in order; 1 when one was read (the server answers it). */
+static int model_read_request(struct model_server *server)
+{
+	const char *start = (const char *)server->bytes + server->parsed;
+	size_t available = server->in_order - server->parsed, header, body = 0;
+	const char *end = memmem(start, available, "\r\n\r\n", 4), *length, *path;
+
+	if (!end)
+		return 0;
+	header = (size_t)(end - start) + 4;
+	length = memmem(start, header, "Content-Length: ", 16);
+	if (length)
+		body = strtoul(length + 16, NULL, 10);
+	if (header + body > available)
+		return 0;
+	path = memchr(start, ' ', header);
+	if (path && strncmp(path + 1, "/public/", 8) != 0 && !server->forbidden[0])
+		snprintf(server->forbidden, sizeof(server->forbidden), "%.*s",
+			 (int)strcspn(start, "\r"), start);
+	server->parsed += (uint32_t)(header + body);
+	server->requests++;
+	return 1;
+}
+
+static const char *const model_texts[] = {
+	"GET /public/a HTTP/1.1\r\nHost: b\r\n\r\n",
+	"GET /admin/xx HTTP/1.1\r\nHost: b\r\n\r\n", /* as long as the first */
+	"POST /public/b HTTP/1.1\r\nContent-Length: 37\r\n\r\n", /* its body: the next one */
+	"GET /admin/x HTTP/1.1\r\nHost: b\r\n\r\n..",
+	"POST /public/c HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+	"GET /admin/xx",
+};
+
+/* One connection: random segments (text, place, URG, bad checksum) until weir refuses one.
+ * Returns 0, or -1 with server->forbidden set when GET /admin reached the model server. */
+static int model_one_connection(unsigned *seed, uint16_t port, struct model_server *server)
+{
+	struct packet_spec syn = client_segment(NULL, CLIENT_SEQUENCE - 1, TCP_SYN);
+	struct packet_spec syn_ack = server_segment(NULL, SERVER_SEQUENCE - 1, TCP_SYN | TCP_ACK);
+	uint32_t server_sent = 0, intended = 0;
+
+	syn.source_port = port;
+	syn_ack.destination_port = port;
+	if (run_spec(TO_POD, &syn).verdict != TC_ACT_OK ||
+	    run_spec(FROM_POD, &syn_ack).verdict != TC_ACT_OK)
+		return -2;
+	for (int step = 0; step < 12; step++) {
+		const char *text = model_texts[rand_r(seed) % 6];
+		size_t length = strlen(text);
+		int place = rand_r(seed) % 4;
+		uint32_t offset = place == 0   ? server->in_order
+				  : place == 1 ? intended
+				  : place == 2 ? server->parsed
+					       : (uint32_t)(rand_r(seed) % 120);
+		struct packet_spec segment = client_segment(text, CLIENT_SEQUENCE + offset,
+							    TCP_ACK | TCP_PSH);
+		int urgent = rand_r(seed) % 10 == 0, bad_checksum = rand_r(seed) % 8 == 0;
+		uint8_t frame[1024];
+		size_t frame_length;
+		struct run_result result;
+
+		segment.source_port = port;
+		segment.acknowledgment = SERVER_SEQUENCE + server_sent;
+		if (urgent) {
+			segment.tcp_flags |= TCP_URG;
+			segment.urgent_pointer = (uint16_t)(1 + rand_r(seed) % length);
+		}
+		frame_length = packet_build(frame, sizeof(frame), &segment);
+		if (bad_checksum)
+			frame[14 + 20 + 16] ^= 0x5a;
+		result = run_frame(TO_POD, frame, frame_length);
+		if (result.verdict == TC_ACT_OK) {
+			if (urgent) {
+				snprintf(server->forbidden, sizeof(server->forbidden),
+					 "a URG segment passed");
+				return -1;
+			}
+			if (!bad_checksum)
+				model_receive(server, offset, text, length);
+			if (offset + length > intended)
+				intended = offset + (uint32_t)length;
+		} else if (result.verdict == TC_ACT_REDIRECT) {
+			return 0; /* refused with a 403: the connection ends */
+		}
+		while (model_read_request(server)) {
+			struct packet_spec answer = server_segment("HTTP/1.1 200 OK\r\n\r\n",
+								   SERVER_SEQUENCE + server_sent,
+								   TCP_ACK | TCP_PSH);
+
+			answer.destination_port = port;
+			answer.acknowledgment = CLIENT_SEQUENCE + server->in_order;
+			run_spec(FROM_POD, &answer);
+			server_sent += (uint32_t)strlen("HTTP/1.1 200 OK\r\n\r\n");
+		}
+		if (server->forbidden[0])
+			return -1;
+	}
+	return 0;
+}
+
+/* Random sequences of segments (requests and bodies at the next byte, before it, beyond it,
+ * resent with other bytes, with URG or a bad checksum) from many connections: the model server
+ * must never read a request outside /public/. */
+static void random_segments_never_deliver_a_forbidden_request(void)
+{
+	/* WEIR_DIFFERENTIAL_SEED and _ROUNDS run other and longer sequences. */
+	const char *seed_text = getenv("WEIR_DIFFERENTIAL_SEED");
+	const char *rounds_text = getenv("WEIR_DIFFERENTIAL_ROUNDS");
+	unsigned seed = seed_text ? (unsigned)strtoul(seed_text, NULL, 10) : 1515;
+	int rounds = rounds_text ? atoi(rounds_text) : 1500;
+	int connections = 0, requests = 0;
+
+	SETUP();
+	ASSERT_EQ(public_only(), 0, "GET /public/* only");
+	for (int round = 0; round < rounds; round++) {
+		struct model_server server;
+		int outcome;
+
+		memset(&server, 0, sizeof(server));
+		outcome = model_one_connection(&seed, (uint16_t)(20000 + round % 40000), &server);
+		ASSERT_TRUE(outcome != -2, "handshake");
+		if (outcome < 0)
+			fprintf(stderr, "    round %d: %s\n", round, server.forbidden);
+		ASSERT_EQ(outcome, 0, "no forbidden request reaches the server");
+		connections++;
+		requests += server.requests;
+	}
+	fprintf(stderr, "    differential: %d connections, %d requests read by the model server\n",
+		connections, requests);
+	ASSERT_TRUE(requests > 100, "the sequences did get requests through");
+}
+
 const struct test_case http_hostile_tests[] = {
 	{ "urgent_data_never_reaches_the_server", urgent_data_never_reaches_the_server },
 	{ "a_request_in_a_hole_is_not_delivered", a_request_in_a_hole_is_not_delivered },
@@ -336,5 +498,7 @@ const struct test_case http_hostile_tests[] = {
 	  paths_a_server_would_resolve_elsewhere_are_refused },
 	{ "a_content_length_that_wraps_is_refused", a_content_length_that_wraps_is_refused },
 	{ "an_empty_host_is_empty", an_empty_host_is_empty },
+	{ "random_segments_never_deliver_a_forbidden_request",
+	  random_segments_never_deliver_a_forbidden_request },
 };
 const size_t http_hostile_tests_count = sizeof(http_hostile_tests) / sizeof(http_hostile_tests[0]);
