@@ -204,13 +204,13 @@ struct weir_ct_entry {
 	__u32 http_next_sequence; /* where the next request must start (after headers + body) */
 	__u8 http_state;	/* enum weir_http_state */
 	__u8 flow_end_reported; /* 1 once a FLOW_END event went out (kernel on FIN/RST, or sweep) */
-	__u8 http_synced;	/* http_next_sequence is known (the connection was seen from its SYN) */
+	__u8 http_synced;	/* http_next_sequence is known (connection seen from its SYN) */
 	__u8 reserved2;
 	/* The last request judged on an L7 port: a segment reaching its request line or headers
 	 * again must carry the same bytes (whatever made the server discard the judged copy). */
 	__u32 http_request_sequence;
 	__u32 http_header_length; /* request line + headers; 0: nothing judged yet */
-	__u64 http_header_hash;	  /* keyed hash of those bytes; the key is the datapath's secret */
+	__u64 http_header_hash;	  /* keyed hash of those bytes (the datapath's secret key) */
 };
 
 enum weir_http_state {
@@ -374,8 +374,8 @@ enum weir_drop_reason {
 	WEIR_DROP_HTTP_URGENT,		 /* URG on an L7 port: servers drop the urgent byte */
 	WEIR_DROP_HTTP_OUT_OF_ORDER,	 /* data beyond the next expected byte (a hole) */
 	WEIR_DROP_HTTP_RETRANSMISSION_DIFFERS, /* resent request bytes differ from the judged */
-	WEIR_DROP_HTTP_FRAGMENTED,	 /* IP fragments on an L7 port: the request is not judged */
-	WEIR_DROP_HTTP_MIDSTREAM,	 /* connection not seen from its SYN: stream position unknown */
+	WEIR_DROP_HTTP_FRAGMENTED,	 /* IP fragments on an L7 port: data not judged */
+	WEIR_DROP_HTTP_MIDSTREAM,	 /* not seen from its SYN: stream position unknown */
 	WEIR_DROP_HTTP_SYN_DATA,	 /* data on the SYN (TCP Fast Open) on an L7 port */
 	WEIR_DROP_HTTP_BODY_TOO_LARGE,	 /* Content-Length above WEIR_HTTP_MAX_BODY */
 	WEIR_DROP_REASON_MAX,

@@ -162,13 +162,15 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		if (packet->protocol == IPPROTO_TCP) {
 			__u8 flags = packet->tcp_flags;
 
-			if (tracked.status == CT_ESTABLISHED && (flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) &&
+			__u8 syn_ack = TCP_FLAG_SYN | TCP_FLAG_ACK;
+
+			if (tracked.status == CT_ESTABLISHED &&
+			    (flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) &&
 			    http_close_out_of_sequence(entry, packet))
 				return drop_packet(packet, entry->destination_endpoint_id,
-						   WEIR_DROP_HTTP_OUT_OF_ORDER, WEIR_DIRECTION_INGRESS,
-						   0, entry->rule_id);
-			if (tracked.status == CT_REPLY &&
-			    (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK))
+						   WEIR_DROP_HTTP_OUT_OF_ORDER,
+						   WEIR_DIRECTION_INGRESS, 0, entry->rule_id);
+			if (tracked.status == CT_REPLY && (flags & syn_ack) == syn_ack)
 				http_follow_syn_ack(entry, packet);
 		}
 		ct_update(entry, packet, tracked.status == CT_REPLY, now);

@@ -345,7 +345,7 @@ static __always_inline long http_value_byte(struct http_scan *scan, __u32 index,
 	}
 	if (scan->header == HTTP_HEADER_CONTENT_LENGTH) {
 		if (c >= '0' && c <= '9' && !scan->value_ended) {
-			/* Bounded before it is stored: a longer number must not wrap to a short one. */
+			/* Bounded before it is stored: a longer number must not wrap. */
 			__u64 value = (__u64)scan->content_length * 10 + (c - '0');
 
 			if (value > WEIR_HTTP_MAX_BODY) {

@@ -32,7 +32,8 @@ static int public_only(void)
  * segment, so even a bare ACK carrying URG must not reach the server. */
 static void urgent_data_never_reaches_the_server(void)
 {
-	struct packet_spec urgent = client_segment(PUBLIC, CLIENT_SEQUENCE, TCP_ACK | TCP_PSH | TCP_URG);
+	struct packet_spec urgent =
+		client_segment(PUBLIC, CLIENT_SEQUENCE, TCP_ACK | TCP_PSH | TCP_URG);
 	struct packet_spec urgent_ack = client_segment(NULL, CLIENT_SEQUENCE, TCP_ACK | TCP_URG);
 
 	SETUP();
@@ -267,15 +268,24 @@ static void data_on_the_syn_is_not_delivered(void)
 static void paths_a_server_would_resolve_elsewhere_are_refused(void)
 {
 	static const char *const unsafe[] = {
-		"GET /public/..;/admin HTTP/1.1\r\n\r\n",     "GET /public/;x/../admin HTTP/1.1\r\n\r\n",
-		"GET /public/a;jsessionid=1 HTTP/1.1\r\n\r\n", "GET /public/%252e%252e/admin HTTP/1.1\r\n\r\n",
-		"GET /public/%2E%2e/admin HTTP/1.1\r\n\r\n",  "GET /public/..%2fadmin HTTP/1.1\r\n\r\n",
-		"GET /public/%5c../admin HTTP/1.1\r\n\r\n",   "GET /public/..\\admin HTTP/1.1\r\n\r\n",
-		"GET /public//admin HTTP/1.1\r\n\r\n",	      "GET /public/./a HTTP/1.1\r\n\r\n",
-		"GET /public/a#/../../admin HTTP/1.1\r\n\r\n", "GET /public/%3b/a HTTP/1.1\r\n\r\n",
-		"GET /public/%zz HTTP/1.1\r\n\r\n",	      "GET /public/%2 HTTP/1.1\r\n\r\n",
-		"GET /public/%00 HTTP/1.1\r\n\r\n",	      "GET /public/%c0%ae%c0%ae/x HTTP/1.1\r\n\r\n",
+		"GET /public/..;/admin HTTP/1.1\r\n\r\n",
+		"GET /public/;x/../admin HTTP/1.1\r\n\r\n",
+		"GET /public/a;jsessionid=1 HTTP/1.1\r\n\r\n",
+		"GET /public/%252e%252e/admin HTTP/1.1\r\n\r\n",
+		"GET /public/%2E%2e/admin HTTP/1.1\r\n\r\n",
+		"GET /public/..%2fadmin HTTP/1.1\r\n\r\n",
+		"GET /public/%5c../admin HTTP/1.1\r\n\r\n",
+		"GET /public/..\\admin HTTP/1.1\r\n\r\n",
+		"GET /public//admin HTTP/1.1\r\n\r\n",
+		"GET /public/./a HTTP/1.1\r\n\r\n",
+		"GET /public/a#/../../admin HTTP/1.1\r\n\r\n",
+		"GET /public/%3b/a HTTP/1.1\r\n\r\n",
+		"GET /public/%zz HTTP/1.1\r\n\r\n",
+		"GET /public/%2 HTTP/1.1\r\n\r\n",
+		"GET /public/%00 HTTP/1.1\r\n\r\n",
+		"GET /public/%c0%ae%c0%ae/x HTTP/1.1\r\n\r\n",
 	};
+
 
 	for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
 		int reason = refusal_reason_of(unsafe[i]);
