@@ -215,8 +215,13 @@ struct weir_ct_entry {
 	__u32 http_next_sequence; /* where the next request must start (after headers + body) */
 	__u8 http_state;	/* enum weir_http_state */
 	__u8 flow_end_reported; /* 1 once a FLOW_END event went out (kernel on FIN/RST, or sweep) */
-	__u8 http_synced;	/* http_next_sequence is known */
+	__u8 http_synced;	/* http_next_sequence is known (connection seen from its SYN) */
 	__u8 reserved2;
+	/* The last request judged on an L7 port: a segment reaching its request line or headers
+	 * again must carry the same bytes (whatever made the server discard the judged copy). */
+	__u32 http_request_sequence;
+	__u32 http_header_length; /* request line + headers; 0: nothing judged yet */
+	__u64 http_header_hash;	  /* keyed hash of those bytes (the datapath's secret key) */
 };
 
 enum weir_http_state {
@@ -377,6 +382,13 @@ enum weir_drop_reason {
 	WEIR_DROP_HTTP_UNTRACKABLE_BODY, /* chunked or unparsable body length: next request unknown */
 	WEIR_DROP_HTTP_UNSAFE_PATH,	 /* dot segments, encoded '.', '/' or '\\': a server could
 					  * resolve it to a path the rules did not allow */
+	WEIR_DROP_HTTP_URGENT,		 /* URG on an L7 port: servers drop the urgent byte */
+	WEIR_DROP_HTTP_OUT_OF_ORDER,	 /* data beyond the next expected byte (a hole) */
+	WEIR_DROP_HTTP_RETRANSMISSION_DIFFERS, /* resent request bytes differ from the judged */
+	WEIR_DROP_HTTP_FRAGMENTED,	 /* IP fragments on an L7 port: data not judged */
+	WEIR_DROP_HTTP_MIDSTREAM,	 /* not seen from its SYN: stream position unknown */
+	WEIR_DROP_HTTP_SYN_DATA,	 /* data on the SYN (TCP Fast Open) on an L7 port */
+	WEIR_DROP_HTTP_BODY_TOO_LARGE,	 /* Content-Length above WEIR_HTTP_MAX_BODY */
 	WEIR_DROP_REASON_MAX,
 };
 
@@ -428,6 +440,8 @@ struct weir_event {
 
 #define WEIR_HTTP_PATH_BYTES 64 /* longer paths are kept truncated (flagged) */
 #define WEIR_HTTP_HOST_BYTES 32
+/* Larger bodies are refused: the next request's sequence number must stay unambiguous. */
+#define WEIR_HTTP_MAX_BODY (1U << 30)
 
 enum weir_http_method {
 	WEIR_HTTP_METHOD_NONE = 0,
@@ -671,6 +685,13 @@ static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {
 	[WEIR_DROP_HTTP_NOT_HTTP1] = "http_not_http1",
 	[WEIR_DROP_HTTP_UNTRACKABLE_BODY] = "http_untrackable_body",
 	[WEIR_DROP_HTTP_UNSAFE_PATH] = "http_unsafe_path",
+	[WEIR_DROP_HTTP_URGENT] = "http_urgent",
+	[WEIR_DROP_HTTP_OUT_OF_ORDER] = "http_out_of_order",
+	[WEIR_DROP_HTTP_RETRANSMISSION_DIFFERS] = "http_retransmission_differs",
+	[WEIR_DROP_HTTP_FRAGMENTED] = "http_fragmented",
+	[WEIR_DROP_HTTP_MIDSTREAM] = "http_midstream",
+	[WEIR_DROP_HTTP_SYN_DATA] = "http_syn_data",
+	[WEIR_DROP_HTTP_BODY_TOO_LARGE] = "http_body_too_large",
 };
 
 static const char *const weir_http_method_names[WEIR_HTTP_METHOD_MAX] = {

@@ -137,44 +137,81 @@ struct reverse_nat {
 
 /* A connection conntrack does not know (its key: the packet's own tuple): both policies judge
  * it under revision, and an allowed one is tracked. */
-static __always_inline int admit_new_connection(struct __sk_buff *skb, struct packet *packet,
-						const struct weir_endpoint *source,
-						const struct weir_endpoint *destination,
-						const struct service_nat *nat, __u32 revision)
+/* admit_new_connection's working state, in a per-CPU map value rather than on the stack: the
+ * chain from_pod -> admit_new_connection -> judge_connection_into must stay under the
+ * verifier's 512 bytes. TC programs do not nest on a CPU, so one value per CPU serves. */
+struct admission {
+	struct weir_ct_key key;
+	struct judgment judgment;
+	struct ct_origin origin;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct admission);
+} admissions SEC(".maps");
+
+/* Not inlined: its locals stay off from_pod's frame, which must leave room for http_inspect
+ * under the verifier's 512-byte stack limit. */
+static __noinline int admit_new_connection(struct __sk_buff *skb, struct packet *packet,
+					   const struct weir_endpoint *source,
+					   const struct weir_endpoint *destination,
+					   const struct service_nat *nat)
 {
+	__u32 revision = policy_current_revision(), zero = 0;
 	int from_pod = source != 0;
 	__u32 source_endpoint_id = source ? source->endpoint_id : 0;
 	__u32 destination_endpoint_id = destination ? destination->endpoint_id : 0;
-	struct weir_ct_key key;
-	struct judgment judgment;
-	struct ct_origin origin = {};
+	struct admission *admission = bpf_map_lookup_elem(&admissions, &zero);
+	struct judgment *judgment;
+	struct ct_origin *origin;
 
-	ct_key_of(packet, &key);
+	if (!admission)
+		return TC_ACT_SHOT; /* cannot happen: a one-entry array */
+	judgment = &admission->judgment;
+	origin = &admission->origin;
+	__builtin_memset(admission, 0, sizeof(*admission));
+
+	ct_key_of(packet, &admission->key);
 	/* The host itself could have made the packet: from_pod (its hairpin rewrite), or to_pod
 	 * for a packet that entered through no interface (skb->ingress_ifindex 0; from_uplink's
 	 * packets entered through the uplink). */
-	judge_connection_into(&key, source_endpoint_id, destination_endpoint_id,
-			      from_pod || skb->ingress_ifindex == 0, &judgment);
-	if (!judgment.allowed)
-		return drop_packet(packet, judgment.endpoint_id, judgment.reason, judgment.direction,
-				   judgment.peer_identity, judgment.rule_id);
-	origin.revision = revision;
-	origin.rule_id = judgment.rule_id;
-	origin.nat_address = nat->translated ? nat->vip : 0;
-	origin.nat_port = nat->translated ? nat->vip_port : 0;
-	origin.flags = (nat->hairpin ? WEIR_CT_FLAG_HAIRPIN : 0) |
-		       (judgment.http ? WEIR_CT_FLAG_HTTP_RULES : 0);
-	if (ct_create(&key, packet, source, destination, &origin) < 0)
+	judge_connection_into(&admission->key, source_endpoint_id, destination_endpoint_id,
+			      from_pod || skb->ingress_ifindex == 0, judgment);
+	if (!judgment->allowed)
+		return drop_packet(packet, judgment->endpoint_id, judgment->reason, judgment->direction,
+				   judgment->peer_identity, judgment->rule_id);
+	if (judgment->http && packet->protocol == IPPROTO_TCP) {
+		__u8 refusal = http_first_packet_refusal(packet);
+
+		if (refusal)
+			return drop_packet(packet, destination_endpoint_id, refusal,
+					   WEIR_DIRECTION_INGRESS, 0, judgment->rule_id);
+	}
+	origin->revision = revision;
+	origin->rule_id = judgment->rule_id;
+	origin->nat_address = nat->translated ? nat->vip : 0;
+	origin->nat_port = nat->translated ? nat->vip_port : 0;
+	origin->flags = (nat->hairpin ? WEIR_CT_FLAG_HAIRPIN : 0) |
+		       (judgment->http ? WEIR_CT_FLAG_HTTP_RULES : 0);
+	if (ct_create(&admission->key, packet, source, destination, origin) < 0)
 		return drop_packet(packet, from_pod ? source_endpoint_id : destination_endpoint_id,
 				   WEIR_DROP_MAP_FULL,
 				   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS, 0, 0);
 	metrics_count(WEIR_COUNTER_CT_NEW);
+	/* Data opening a connection on a port with HTTP rules (not from a SYN: the stream
+	 * position is unknown). Its entry is made, so the resend gets a 403 and a reset. */
+	if (judgment->http && packet->protocol == IPPROTO_TCP && packet->payload_length)
+		return drop_packet(packet, destination_endpoint_id, WEIR_DROP_HTTP_MIDSTREAM,
+				   WEIR_DIRECTION_INGRESS, 0, judgment->rule_id);
 	if (flow_events_on())
 		event_emit(WEIR_EVENT_NEW_FLOW, 0,
 			   from_pod ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
 			   from_pod ? source_endpoint_id : destination_endpoint_id,
 			   identity_of(from_pod ? packet->destination : packet->source),
-			   judgment.rule_id, packet);
+			   judgment->rule_id, packet);
 	return CONTINUE;
 }
 
@@ -233,12 +270,27 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 			entry->revision = revision;
 			entry->rule_id = judgment.rule_id;
 			if (judgment.http && !(entry->flags & WEIR_CT_FLAG_HTTP_RULES)) {
-				/* Newly under HTTP rules: the next payload must be a request. */
+				/* Newly under HTTP rules, but not followed from its SYN: where
+				 * requests start is unknown, so its data is refused. */
 				entry->flags |= WEIR_CT_FLAG_HTTP_RULES;
 				entry->http_synced = 0;
 			} else if (!judgment.http) {
 				entry->flags &= ~WEIR_CT_FLAG_HTTP_RULES;
 			}
+		}
+		if (packet->protocol == IPPROTO_TCP) {
+			__u8 flags = packet->tcp_flags;
+
+			__u8 syn_ack = TCP_FLAG_SYN | TCP_FLAG_ACK;
+
+			if (tracked.status == CT_ESTABLISHED &&
+			    (flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) &&
+			    http_close_out_of_sequence(entry, packet))
+				return drop_packet(packet, entry->destination_endpoint_id,
+						   WEIR_DROP_HTTP_OUT_OF_ORDER,
+						   WEIR_DIRECTION_INGRESS, 0, entry->rule_id);
+			if (tracked.status == CT_REPLY && (flags & syn_ack) == syn_ack)
+				http_follow_syn_ack(entry, packet);
 		}
 		ct_update(entry, packet, tracked.status == CT_REPLY, now);
 		ct_account(entry, packet, tracked.status == CT_REPLY);
@@ -248,7 +300,9 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		/* Only payload, or a connection whose request was refused, concerns HTTP: pure ACKs
 		 * and other protocols skip the call on the per-packet path. */
 		if (packet->protocol == IPPROTO_TCP &&
-		    (packet->payload_length || entry->http_state >= WEIR_HTTP_DENIED)) {
+		    (packet->payload_length || entry->http_state >= WEIR_HTTP_DENIED ||
+		     ((entry->flags & WEIR_CT_FLAG_HTTP_RULES) &&
+		      (packet->is_fragment || (packet->tcp_flags & TCP_FLAG_URG))))) {
 			verdict = http_inspect(skb, packet, entry, &tracked.key,
 					       hook | (tracked.status == CT_REPLY ? HTTP_INSPECT_REPLY
 										  : 0));
@@ -265,7 +319,7 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 		return CONTINUE;
 	}
 
-	return admit_new_connection(skb, packet, source, destination, nat, revision);
+	return admit_new_connection(skb, packet, source, destination, nat);
 }
 
 /* Drops for packets that never reach conntrack: unsupported or malformed. */

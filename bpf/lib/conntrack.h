@@ -236,37 +236,56 @@ struct ct_origin {
 	__u8 reserved;
 };
 
-/* Not inlined: the 96-byte entry it builds stays off the caller's frame, which is near the
- * verifier's stack limit in from_pod. */
+/* Where a new entry is put together before it is inserted: a per-CPU map value instead of
+ * the stack, which the programs that create entries need for the HTTP inspection they call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct weir_ct_entry);
+} ct_staging SEC(".maps");
+
+/* Not inlined, and built in ct_staging: from_pod's frame is near the verifier's stack limit. */
 static __noinline int ct_create(const struct weir_ct_key *key, const struct packet *packet,
 				const struct weir_endpoint *source,
 				const struct weir_endpoint *destination,
 				const struct ct_origin *origin)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct weir_ct_entry entry = {
-		.created_ns = now,
-		.forward_packets = 1,
-		.forward_bytes = packet->length,
-		.revision = origin->revision,
-		.rule_id = origin->rule_id,
-		.source_endpoint_id = source ? source->endpoint_id : 0,
-		.destination_endpoint_id = destination ? destination->endpoint_id : 0,
-		.source_endpoint_generation = source ? source->generation : 0,
-		.destination_endpoint_generation = destination ? destination->generation : 0,
-		.nat_address = origin->nat_address,
-		.nat_port = origin->nat_port,
-		.flags = (origin->nat_address ? WEIR_CT_FLAG_REVNAT : 0) | origin->flags,
-	};
+	__u32 zero = 0;
+	struct weir_ct_entry *entry = bpf_map_lookup_elem(&ct_staging, &zero);
 
-	if (packet->protocol == IPPROTO_TCP)
-		entry.state = (packet->tcp_flags & TCP_FLAG_SYN) && !(packet->tcp_flags & TCP_FLAG_ACK)
-				      ? WEIR_CT_SYN_SENT
-				      : WEIR_CT_ESTABLISHED;
-	else
-		entry.state = WEIR_CT_OPEN;
-	entry.expires_ns = now + ct_timeout(packet->protocol, entry.state);
-	return bpf_map_update_elem(&ct, key, &entry, BPF_ANY);
+	if (!entry)
+		return -1;
+	__builtin_memset(entry, 0, sizeof(*entry));
+	entry->created_ns = now;
+	entry->forward_packets = 1;
+	entry->forward_bytes = packet->length;
+	entry->revision = origin->revision;
+	entry->rule_id = origin->rule_id;
+	entry->source_endpoint_id = source ? source->endpoint_id : 0;
+	entry->destination_endpoint_id = destination ? destination->endpoint_id : 0;
+	entry->source_endpoint_generation = source ? source->generation : 0;
+	entry->destination_endpoint_generation = destination ? destination->generation : 0;
+	entry->nat_address = origin->nat_address;
+	entry->nat_port = origin->nat_port;
+	entry->flags = (origin->nat_address ? WEIR_CT_FLAG_REVNAT : 0) | origin->flags;
+	if (packet->protocol == IPPROTO_TCP) {
+		entry->state = (packet->tcp_flags & TCP_FLAG_SYN) &&
+					       !(packet->tcp_flags & TCP_FLAG_ACK)
+				       ? WEIR_CT_SYN_SENT
+				       : WEIR_CT_ESTABLISHED;
+		/* Seen from its SYN: the client's first byte is the next one. Otherwise the
+		 * stream position stays unknown and HTTP rules refuse the connection's data. */
+		if (entry->state == WEIR_CT_SYN_SENT) {
+			entry->http_next_sequence = packet->tcp_sequence + 1;
+			entry->http_synced = 1;
+		}
+	} else {
+		entry->state = WEIR_CT_OPEN;
+	}
+	entry->expires_ns = now + ct_timeout(packet->protocol, entry->state);
+	return bpf_map_update_elem(&ct, key, entry, BPF_ANY);
 }
 
 /* Packets and bytes per direction, for the connection's summary when it ends. */

@@ -161,6 +161,145 @@ static __always_inline int http_refuse(const struct http_context *context, __u8 
 	return http_send_to_client(context);
 }
 
+/* A segment that must not reach the server, dropped by name without closing the connection:
+ * its sender sends the bytes again, in a form that can be judged. */
+static __always_inline int http_drop(const struct http_context *context, __u8 reason)
+{
+	return drop_packet(context->packet, context->entry->destination_endpoint_id, reason,
+			   WEIR_DIRECTION_INGRESS, 0, context->entry->rule_id);
+}
+
+/* Why the first packet of a connection on a port with HTTP rules cannot pass, or 0. Its later
+ * data is judged through the connection's entry. */
+static __always_inline __u8 http_first_packet_refusal(const struct packet *packet)
+{
+	if (packet->is_fragment)
+		return WEIR_DROP_HTTP_FRAGMENTED;
+	if (packet->tcp_flags & TCP_FLAG_URG)
+		return WEIR_DROP_HTTP_URGENT;
+	/* TCP Fast Open: the client's kernel resends a plain SYN, and the data after it. */
+	if ((packet->tcp_flags & TCP_FLAG_SYN) && packet->payload_length)
+		return WEIR_DROP_HTTP_SYN_DATA;
+	return 0;
+}
+
+/* The server's SYN-ACK acknowledges the client sequence number it took. A client that sent
+ * several SYNs must not leave weir following another stream than the server's: before any
+ * request the client's first byte follows this acknowledgment; after one, a SYN-ACK for another
+ * start means the position is lost, and the connection's data is refused from then on. */
+static __always_inline void http_follow_syn_ack(struct weir_ct_entry *entry,
+						const struct packet *packet)
+{
+	if (!entry->http_header_length) {
+		entry->http_next_sequence = packet->tcp_acknowledgment;
+		entry->http_synced = 1;
+	} else if (packet->tcp_acknowledgment != entry->http_request_sequence) {
+		entry->http_synced = 0;
+	}
+}
+
+/* A client FIN or RST on a followed L7 connection must sit where the client's stream is: in
+ * the last judged request (its body may still be coming) or at the next expected byte. Any
+ * other one is a forgery the server ignores, and must not make weir's entry short-lived. */
+static __always_inline int http_close_out_of_sequence(const struct weir_ct_entry *entry,
+						      const struct packet *packet)
+{
+	__u32 low = entry->http_header_length ? entry->http_request_sequence
+					      : entry->http_next_sequence;
+
+	if (!(entry->flags & WEIR_CT_FLAG_HTTP_RULES) || !entry->http_synced ||
+	    entry->http_state >= WEIR_HTTP_DENIED)
+		return 0;
+	return (__s32)(packet->tcp_sequence - low) < 0 ||
+	       (__s32)(packet->tcp_sequence - entry->http_next_sequence) > 0;
+}
+
+static long http_hash_word(__u32 step, void *loop_context)
+{
+	struct http_scratch *scratch = ((struct http_scan_context *)loop_context)->scratch;
+	__u32 index = step * 8, length;
+	__u64 word;
+
+	if (!scratch)
+		return 1;
+	length = scratch->hash_length;
+	if (index >= length || index >= HTTP_SCAN_BYTES)
+		return 1;
+	barrier_var(index);
+	__builtin_memcpy(&word, &scratch->data[index & (HTTP_SCAN_MASK & ~7U)], 8);
+	if (index + 8 > length)
+		word &= (1ULL << (8 * (length - index))) - 1; /* zero past the end */
+	siphash_word(&scratch->hash, word);
+	return 0;
+}
+
+/* Keyed hash of the first length bytes of scratch->data. Its state lives in the scratch map:
+ * the stack of the program that calls http_inspect has no room left for it. */
+static __always_inline __u64 http_bytes_hash(struct http_scratch *scratch, __u32 length,
+					     __u64 key)
+{
+	struct http_scan_context loop_context = { .scratch = scratch };
+
+	scratch->hash_length = length;
+	siphash_start(&scratch->hash, key, ~key);
+	bpf_loop(HTTP_SCAN_BYTES / 8, http_hash_word, &loop_context, 0);
+	return siphash_finish(&scratch->hash, length);
+}
+
+/* The hash key: random, chosen by the first packet that needs it, never seen outside the
+ * kernel. A client cannot aim for bytes that hash like the judged ones. */
+static __always_inline __u64 http_hash_key(void)
+{
+	__u32 zero = 0;
+	__u64 *key = bpf_map_lookup_elem(&http_hash_keys, &zero);
+	__u64 fresh;
+
+	if (!key)
+		return 0;
+	if (*key)
+		return *key;
+	fresh = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32() | 1;
+	__sync_val_compare_and_swap(key, 0, fresh);
+	return *key;
+}
+
+/* The request just judged, at sequence: what a resend of its request line and headers must
+ * match. */
+static __always_inline void http_remember_judged_bytes(const struct http_context *context,
+						       struct http_scratch *scratch,
+						       __u32 sequence, __u32 header_length)
+{
+	struct weir_ct_entry *entry = context->entry;
+
+	entry->http_request_sequence = sequence;
+	entry->http_header_length = header_length;
+	entry->http_header_hash = http_bytes_hash(scratch, header_length, http_hash_key());
+}
+
+/* A segment that starts before the next expected byte is body, or a resend. The server may
+ * never have taken the judged copy of the last request (a bad checksum, out of its window, an
+ * old timestamp, a full buffer): so a segment reaching that request's line or headers passes
+ * only when it starts where they start and carries them byte for byte. */
+static __always_inline int http_resend_check(const struct http_context *context,
+					     struct http_scratch *scratch)
+{
+	const struct packet *packet = context->packet;
+	struct weir_ct_entry *entry = context->entry;
+	__u32 start = entry->http_request_sequence, header_length = entry->http_header_length;
+	__u32 sequence = packet->tcp_sequence;
+
+	if (!header_length || (__s32)(sequence + packet->payload_length - start) <= 0 ||
+	    (__s32)(sequence - (start + header_length)) >= 0)
+		return HTTP_CONTINUE; /* body, or bytes before the request */
+	/* A real stack resends what it sent: anything else ends the connection (one guess at the
+	 * hash per connection). */
+	if (sequence != start || packet->payload_length < header_length ||
+	    http_load_payload(context->skb, packet, scratch, header_length) != header_length ||
+	    http_bytes_hash(scratch, header_length, http_hash_key()) != entry->http_header_hash)
+		return http_refuse(context, WEIR_DROP_HTTP_RETRANSMISSION_DIFFERS, 0);
+	return HTTP_CONTINUE;
+}
+
 /* Packets of a connection whose request was refused: the first one from the client becomes a
  * RST for the server; later ones that need an answer (FIN, data) get a bare ACK back; the
  * server's own packets go nowhere. */
@@ -230,19 +369,24 @@ static __always_inline int http_enforce_request(const struct http_context *conte
 	struct http_request_parse parse;
 	__u32 sequence = packet->tcp_sequence, length;
 
-	if (entry->http_synced) {
-		__s32 ahead = (__s32)(sequence - entry->http_next_sequence);
+	__s32 ahead;
 
-		if (ahead < 0) {
-			/* Body (or a retransmission) of a request already judged, unless a new
-			 * request starts inside this same segment. */
-			if ((__s32)(sequence + packet->payload_length - entry->http_next_sequence) > 0)
-				return http_refuse(context, WEIR_DROP_HTTP_PIPELINED, 0);
-			return HTTP_CONTINUE;
-		}
-		if (ahead > 0)
-			return http_refuse(context, WEIR_DROP_HTTP_UNTRACKABLE_BODY, 0);
+	/* Not seen from its SYN (evicted, expired, or made mid-stream): where requests start
+	 * is unknown. The client gets a 403 and reconnects. */
+	if (!entry->http_synced)
+		return http_refuse(context, WEIR_DROP_HTTP_MIDSTREAM, 0);
+	ahead = (__s32)(sequence - entry->http_next_sequence);
+	if (ahead < 0) {
+		/* Body (or a retransmission) of a request already judged, unless a new request
+		 * starts inside this same segment. */
+		if ((__s32)(sequence + packet->payload_length - entry->http_next_sequence) > 0)
+			return http_refuse(context, WEIR_DROP_HTTP_PIPELINED, 0);
+		return http_resend_check(context, scratch);
 	}
+	/* Only the byte the server expects next starts a request: what lies beyond a hole is
+	 * dropped, and comes again once the hole is filled. */
+	if (ahead > 0)
+		return http_drop(context, WEIR_DROP_HTTP_OUT_OF_ORDER);
 	if (entry->http_state == WEIR_HTTP_AWAITING_RESPONSE)
 		return http_refuse(context, WEIR_DROP_HTTP_PIPELINED, 0);
 	if (packet->is_fragment)
@@ -256,6 +400,8 @@ static __always_inline int http_enforce_request(const struct http_context *conte
 		return http_refuse(context, WEIR_DROP_HTTP_SPLIT_REQUEST, &scratch->request);
 	case HTTP_PARSE_UNTRACKABLE:
 		return http_refuse(context, WEIR_DROP_HTTP_UNTRACKABLE_BODY, &scratch->request);
+	case HTTP_PARSE_BODY_TOO_LARGE:
+		return http_refuse(context, WEIR_DROP_HTTP_BODY_TOO_LARGE, &scratch->request);
 	default:
 		break;
 	}
@@ -265,8 +411,8 @@ static __always_inline int http_enforce_request(const struct http_context *conte
 		return http_refuse(context, WEIR_DROP_HTTP_UNSAFE_PATH, &scratch->request);
 	if (!http_request_allowed(entry->rule_id, &scratch->request))
 		return http_refuse(context, WEIR_DROP_HTTP_DENIED, &scratch->request);
+	http_remember_judged_bytes(context, scratch, sequence, parse.header_length);
 	entry->http_next_sequence = sequence + parse.header_length + parse.content_length;
-	entry->http_synced = 1;
 	http_remember_request(context, &scratch->request);
 	return HTTP_CONTINUE;
 }
@@ -315,6 +461,12 @@ static __always_inline void http_observe_response(const struct http_context *con
 
 	if (entry->http_state != WEIR_HTTP_AWAITING_RESPONSE)
 		return;
+	/* Under HTTP rules, only a server that acknowledged the judged request line and headers
+	 * answered them: from then on it has them, and no resend can change them. */
+	if ((entry->flags & WEIR_CT_FLAG_HTTP_RULES) && entry->http_header_length &&
+	    (__s32)(context->packet->tcp_acknowledgment -
+		    (entry->http_request_sequence + entry->http_header_length)) < 0)
+		return;
 	/* "HTTP/1.1 200": the status line's first 12 bytes are all a response needs. */
 	length = http_load_payload(context->skb, context->packet, scratch, 12);
 	status = http_parse_status(scratch, length);
@@ -352,12 +504,23 @@ __attribute__((noinline)) int http_inspect(struct __sk_buff *skb, const struct p
 	if (!skb || !packet || !entry || !key)
 		return HTTP_CONTINUE;
 	enforcing = entry->flags & WEIR_CT_FLAG_HTTP_RULES;
-	if (packet->protocol != IPPROTO_TCP || packet->is_later_fragment)
+	if (packet->protocol != IPPROTO_TCP)
 		return HTTP_CONTINUE;
 	if (skb->mark == WEIR_MARK_SYNTHESIZED) {
 		skb->mark = 0;
 		return HTTP_CONTINUE;
 	}
+	if (enforcing && !is_reply) {
+		/* Fragments: the payload of a later one is never seen here. URG: servers without
+		 * SO_OOBINLINE take the urgent byte (which may lie in a later segment) out of
+		 * the stream, so they and weir would disagree on where requests start. */
+		if (packet->is_fragment)
+			return http_drop(&context, WEIR_DROP_HTTP_FRAGMENTED);
+		if (packet->tcp_flags & TCP_FLAG_URG)
+			return http_drop(&context, WEIR_DROP_HTTP_URGENT);
+	}
+	if (packet->is_later_fragment)
+		return HTTP_CONTINUE;
 	if (entry->http_state >= WEIR_HTTP_DENIED)
 		return http_refused_connection(&context, is_reply);
 	if (!packet->payload_length)

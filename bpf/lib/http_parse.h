@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "abi.h"
+#include "siphash.h"
 
 #define HTTP_SCAN_BYTES 1024 /* request line + headers must fit: longer is "split" */
 #define HTTP_SCAN_MASK (HTTP_SCAN_BYTES - 1)
@@ -20,6 +21,7 @@ enum http_parse_result {
 	HTTP_PARSE_NOT_REQUEST,	   /* not an HTTP/1.x request line (HTTP/2, TLS, anything else) */
 	HTTP_PARSE_INCOMPLETE,	   /* request line or headers continue past this segment */
 	HTTP_PARSE_UNTRACKABLE,	   /* chunked, or a missing/conflicting Content-Length */
+	HTTP_PARSE_BODY_TOO_LARGE, /* Content-Length above WEIR_HTTP_MAX_BODY */
 };
 
 enum http_scan_phase {
@@ -51,13 +53,14 @@ struct http_scan {
 	__u32 phase;
 	__u32 skip_until;
 	__u32 header_end; /* index after the blank line; 0 until found */
-	__u32 path_end;	  /* index after the path (before '?', '#' or ' ') */
+	__u32 path_end;	  /* index after the path (before '?' or ' ') */
 	__u32 host_start;
 	__u32 host_end;
 	__u32 content_length;
 	__u32 segment_length; /* current path segment, for dot segments */
 	__u32 segment_dots;
-	__u32 percent; /* 1 after '%', 2 after "%2", 3 after "%5" */
+	__u32 percent;	      /* hex digits of a %XX escape still to come (2, 1, or 0) */
+	__u32 percent_value;  /* the escape's byte so far */
 	__u32 name_length;
 	__u32 header; /* enum http_header_kind of the current line */
 	__u32 digits;
@@ -66,6 +69,7 @@ struct http_scan {
 	__u8 unsafe_path;
 	__u8 in_query;
 	__u8 untrackable;
+	__u8 body_too_large;
 	__u8 length_seen;
 	__u8 host_seen;
 	__u8 value_started; /* past the spaces after ':' */
@@ -77,6 +81,8 @@ struct http_scratch {
 	__u8 segment[HTTP_SEGMENT_BYTES];
 	struct weir_http_request request;
 	struct http_scan scan;
+	struct siphash hash; /* of judged request bytes (http.h) */
+	__u32 hash_length;
 };
 
 struct {
@@ -85,6 +91,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct http_scratch);
 } http_scratch SEC(".maps");
+
+/* The secret key of the hash kept of judged request bytes (http.h); 0 until first used. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} http_hash_keys SEC(".maps");
 
 static __always_inline __u8 ascii_lower(__u8 c)
 {
@@ -171,12 +185,49 @@ static __always_inline int http_version_ok(const struct http_scratch *scratch,
 	       scratch_at(scratch, space + 9) == '\r' && scratch_at(scratch, space + 10) == '\n';
 }
 
+/* What a %XX escape decodes to, judged: bytes that change the path's structure once a server
+ * decodes them ('.', '/', '\', ';', '%' itself: double encoding), control bytes, and the lead
+ * bytes of overlong UTF-8 forms of ASCII (%c0, %c1) make the path unsafe. */
+static __always_inline int http_escape_unsafe(__u32 value)
+{
+	return value == '.' || value == '/' || value == '\\' || value == ';' || value == '%' ||
+	       value < 0x20 || value == 0x7f || value == 0xc0 || value == 0xc1;
+}
+
+static __always_inline int hex_digit(__u8 c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = ascii_lower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* One byte of a %XX escape in the path. */
+static __always_inline void http_escape_byte(struct http_scan *scan, __u8 c)
+{
+	int digit = hex_digit(c);
+
+	if (digit < 0) {
+		scan->unsafe_path = 1; /* "%zz": servers differ on what a broken escape means */
+		scan->percent = 0;
+		return;
+	}
+	scan->percent_value = scan->percent_value * 16 + digit;
+	if (--scan->percent == 0 && http_escape_unsafe(scan->percent_value))
+		scan->unsafe_path = 1;
+}
+
 static __always_inline long http_path_byte(struct http_scan *scan,
 					   const struct http_scratch *scratch, __u32 index, __u8 c)
 {
 	if (c == ' ') {
-		if (!scan->in_query)
+		if (!scan->in_query) {
 			scan->path_end = index;
+			if (scan->percent)
+				scan->unsafe_path = 1; /* "%2" cut short */
+		}
 		http_end_segment(scan);
 		if (!http_version_ok(scratch, scan, index)) {
 			/* Too short to hold the version: the line goes on in the next segment. */
@@ -199,34 +250,34 @@ static __always_inline long http_path_byte(struct http_scan *scan,
 	}
 	if (scan->in_query)
 		return 0;
-	if (c == '?' || c == '#') {
+	if (scan->percent) {
+		http_escape_byte(scan, c);
+		return 0;
+	}
+	if (c == '?') {
 		scan->path_end = index;
 		http_end_segment(scan);
 		scan->in_query = 1;
 		return 0;
 	}
+	/* '#' never belongs in a request; ';' starts path parameters ("/..;/" is ".." to Tomcat
+	 * and Jetty); '\' is '/' to some servers. */
+	if (c == '#' || c == ';' || c == '\\')
+		scan->unsafe_path = 1;
 	if (c == '/') {
+		/* "//": an empty segment, which servers merge or keep as they please. */
+		if (index != scan->start && !scan->segment_length)
+			scan->unsafe_path = 1;
 		http_end_segment(scan);
 	} else {
 		scan->segment_length++;
 		if (c == '.')
 			scan->segment_dots++;
 	}
-	if (c == '\\')
-		scan->unsafe_path = 1;
-	if (scan->percent == 1) {
-		scan->percent = c == '2' ? 2 : c == '5' ? 3 : 0;
-	} else if (scan->percent == 2) {
-		if (c == 'e' || c == 'E' || c == 'f' || c == 'F')
-			scan->unsafe_path = 1; /* %2e '.', %2f '/' */
-		scan->percent = 0;
-	} else if (scan->percent == 3) {
-		if (c == 'c' || c == 'C')
-			scan->unsafe_path = 1; /* %5c '\' */
-		scan->percent = 0;
+	if (c == '%') {
+		scan->percent = 2;
+		scan->percent_value = 0;
 	}
-	if (c == '%')
-		scan->percent = 1;
 	return 0;
 }
 
@@ -259,8 +310,11 @@ static __always_inline __u32 http_header_kind_of(const struct http_scan *scan)
 /* The header line's value ended (at '\r' or '\n'). */
 static __always_inline void http_value_end(struct http_scan *scan, __u32 index)
 {
-	if (scan->header == HTTP_HEADER_HOST && !scan->host_end)
+	if (scan->header == HTTP_HEADER_HOST && !scan->host_end) {
+		if (!scan->value_started)
+			scan->host_start = index; /* "Host:" with nothing after it: empty */
 		scan->host_end = index;
+	}
 	if (scan->header == HTTP_HEADER_CONTENT_LENGTH && !scan->value_ended) {
 		scan->value_ended = 1;
 		if (!scan->digits)
@@ -291,8 +345,15 @@ static __always_inline long http_value_byte(struct http_scan *scan, __u32 index,
 	}
 	if (scan->header == HTTP_HEADER_CONTENT_LENGTH) {
 		if (c >= '0' && c <= '9' && !scan->value_ended) {
-			scan->content_length = scan->content_length * 10 + (c - '0');
-			if (++scan->digits > 10 || scan->content_length > 0x7fffffff)
+			/* Bounded before it is stored: a longer number must not wrap. */
+			__u64 value = (__u64)scan->content_length * 10 + (c - '0');
+
+			if (value > WEIR_HTTP_MAX_BODY) {
+				scan->body_too_large = 1;
+				value = WEIR_HTTP_MAX_BODY;
+			}
+			scan->content_length = value;
+			if (++scan->digits > 10)
 				scan->untrackable = 1;
 		} else if (c == ' ' || c == '\t') {
 			if (scan->digits)
@@ -352,15 +413,18 @@ static __always_inline long http_name_end(struct http_scan *scan)
 	return 0;
 }
 
-static long http_scan_byte(__u32 step, void *unused)
+/* bpf_loop's context: the scratch buffer, looked up once per request instead of per byte. */
+struct http_scan_context {
+	struct http_scratch *scratch;
+};
+
+static long http_scan_byte(__u32 step, void *loop_context)
 {
-	__u32 zero = 0;
-	struct http_scratch *scratch = bpf_map_lookup_elem(&http_scratch, &zero);
+	struct http_scratch *scratch = ((struct http_scan_context *)loop_context)->scratch;
 	struct http_scan *scan;
 	__u32 index;
 	__u8 c;
 
-	(void)unused;
 	if (!scratch)
 		return 1;
 	scan = &scratch->scan;
@@ -445,6 +509,7 @@ static __always_inline struct http_request_parse http_parse_request(struct http_
 {
 	struct http_request_parse parse = { .result = HTTP_PARSE_NOT_REQUEST };
 	struct http_scan *scan = &scratch->scan;
+	struct http_scan_context loop_context = { .scratch = scratch };
 	__u32 start = 0;
 	__u8 method;
 
@@ -456,7 +521,7 @@ static __always_inline struct http_request_parse http_parse_request(struct http_
 	scratch->request.method = method;
 	scan->start = start;
 	scan->length = length;
-	bpf_loop(HTTP_SCAN_BYTES, http_scan_byte, 0, 0);
+	bpf_loop(HTTP_SCAN_BYTES, http_scan_byte, &loop_context, 0);
 	if (scan->bad)
 		return parse;
 	http_copy_fields(scratch, scan);
@@ -467,7 +532,9 @@ static __always_inline struct http_request_parse http_parse_request(struct http_
 	}
 	parse.header_length = scan->header_end;
 	parse.content_length = scan->content_length;
-	parse.result = scan->untrackable ? HTTP_PARSE_UNTRACKABLE : HTTP_PARSE_REQUEST;
+	parse.result = scan->untrackable      ? HTTP_PARSE_UNTRACKABLE
+		       : scan->body_too_large ? HTTP_PARSE_BODY_TOO_LARGE
+					      : HTTP_PARSE_REQUEST;
 	return parse;
 }
 

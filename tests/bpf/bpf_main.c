@@ -14,7 +14,9 @@ int main(int argc, char **argv)
 	int failed = 0;
 
 	log_setup("bpf-tests", stderr, LOG_LEVEL_ERROR);
-	if (!getenv("WEIR_TEST_LIBBPF_LOG")) /* the verifier's log when a program is refused */
+	/* WEIR_TEST_LIBBPF_LOG=1 shows libbpf's messages: the verifier's log when a program
+	 * does not load. */
+	if (!getenv("WEIR_TEST_LIBBPF_LOG"))
 		libbpf_set_print(NULL);
 	failed += test_run_all("bpf_parse", parse_tests, parse_tests_count, filter);
 	failed += test_run_all("bpf_policy", policy_tests, policy_tests_count, filter);
@@ -22,6 +24,8 @@ int main(int argc, char **argv)
 	failed += test_run_all("bpf_services", service_tests, service_tests_count, filter);
 	failed += test_run_all("bpf_http", http_tests, http_tests_count, filter);
 	failed += test_run_all("bpf_hostile", hostile_tests, hostile_tests_count, filter);
+	failed += test_run_all("bpf_http_hostile", http_hostile_tests, http_hostile_tests_count,
+			       filter);
 	fixture_teardown();
 	return failed ? 1 : 0;
 }

@@ -92,6 +92,7 @@ static size_t ipv4_build(uint8_t *start, size_t size, const struct packet_spec *
 		}
 		l4[13] = spec->tcp_flags;
 		tcp->window = htons(65535);
+		tcp->urg_ptr = htons(spec->urgent_pointer);
 		sum = checksum_add(0, &pseudo, sizeof(pseudo));
 		tcp->check = checksum_finish(checksum_add(sum, l4, total - header));
 	} else if (spec->protocol == IPPROTO_UDP) {

@@ -20,6 +20,7 @@ struct packet_spec {
 	uint8_t tcp_flags;
 	uint32_t sequence;
 	uint32_t acknowledgment;
+	uint16_t urgent_pointer; /* TCP: written as is (set TCP URG in tcp_flags to mean it) */
 	size_t payload_length;
 	const void *payload; /* NULL: payload_length bytes of 0xab */
 	bool tcp_timestamps; /* NOP NOP TS(tsval 0x11111111, tsecr 0x22222222) */

@@ -12,18 +12,10 @@
 #include <bpf/bpf.h>
 
 #include "fixture.h"
+#include "http_helpers.h"
 #include "suites.h"
 
-#define INGRESS WEIR_DIRECTION_INGRESS
-#define HTTP_PORT 8080
-#define HTTP_RULE 500
-#define ISOLATION_RULE 90
-#define CLIENT_SEQUENCE 7001 /* after the SYN */
-#define SERVER_SEQUENCE 9001
-
-/* The remote client (REMOTE_POD) talks to server A, so requests pass through to_pod and
- * responses through from_pod. */
-static struct packet_spec client_segment(const char *payload, uint32_t sequence, uint8_t flags)
+struct packet_spec client_segment(const char *payload, uint32_t sequence, uint8_t flags)
 {
 	struct packet_spec spec = tcp_to_a(REMOTE_POD, HTTP_PORT, flags);
 
@@ -34,7 +26,7 @@ static struct packet_spec client_segment(const char *payload, uint32_t sequence,
 	return spec;
 }
 
-static struct packet_spec server_segment(const char *payload, uint32_t sequence, uint8_t flags)
+struct packet_spec server_segment(const char *payload, uint32_t sequence, uint8_t flags)
 {
 	struct packet_spec spec = tcp_from_a(REMOTE_POD, CLIENT_PORT, flags);
 
@@ -46,7 +38,7 @@ static struct packet_spec server_segment(const char *payload, uint32_t sequence,
 	return spec;
 }
 
-static int handshake(void)
+int handshake(void)
 {
 	struct packet_spec syn = client_segment(NULL, CLIENT_SEQUENCE - 1, TCP_SYN);
 	struct packet_spec syn_ack = server_segment(NULL, SERVER_SEQUENCE - 1, TCP_SYN | TCP_ACK);
@@ -59,22 +51,21 @@ static int handshake(void)
 	return 0;
 }
 
-static int send_request(const char *request, uint32_t sequence)
+int send_request(const char *request, uint32_t sequence)
 {
 	struct packet_spec spec = client_segment(request, sequence, TCP_ACK | TCP_PSH);
 
 	return run_spec(TO_POD, &spec).verdict;
 }
 
-static int send_response(const char *response, uint32_t sequence)
+int send_response(const char *response, uint32_t sequence)
 {
 	struct packet_spec spec = server_segment(response, sequence, TCP_ACK | TCP_PSH);
 
 	return run_spec(FROM_POD, &spec).verdict;
 }
 
-/* One matcher of rule set HTTP_RULE, laid out as the agent writes it. */
-static int http_rule(uint32_t index, uint8_t method, const char *path, const char *host)
+int http_rule(uint32_t index, uint8_t method, const char *path, const char *host)
 {
 	struct weir_http_rule_key key = { .rule_id = HTTP_RULE, .index = index };
 	struct weir_http_rule rule = { 0 };
@@ -105,8 +96,7 @@ static int http_rule(uint32_t index, uint8_t method, const char *path, const cha
 	return bpf_map_update_elem(datapath.http_rules_fd, &key, &rule, BPF_ANY);
 }
 
-/* A admits the remote client on HTTP_PORT only through rule set HTTP_RULE. */
-static int l7_policy(uint32_t endpoint, uint32_t client_identity)
+int l7_policy(uint32_t endpoint, uint32_t client_identity)
 {
 	struct weir_policy_key key = {
 		.prefix_length = WEIR_POLICY_PREFIX_FIXED + 16, .endpoint_id = endpoint,
@@ -202,6 +192,7 @@ static void allowed_request_passes_and_denied_one_is_answered_403(void)
 	const char *post = "POST /hello HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n";
 	struct packet_spec request = client_segment(post, CLIENT_SEQUENCE + strlen(HELLO),
 						    TCP_ACK | TCP_PSH);
+	struct packet_spec response = server_segment(OK_RESPONSE, SERVER_SEQUENCE, TCP_ACK | TCP_PSH);
 	struct weir_http_event event;
 	struct run_result result;
 	const struct iphdr *ip;
@@ -213,7 +204,8 @@ static void allowed_request_passes_and_denied_one_is_answered_403(void)
 	ASSERT_EQ(http_rule(0, WEIR_HTTP_METHOD_GET, "/hello", NULL), 0, "GET /hello");
 	ASSERT_EQ(handshake(), 0, "handshake allowed at L4");
 	ASSERT_EQ(send_request(HELLO, CLIENT_SEQUENCE), TC_ACT_OK, "GET /hello passes");
-	ASSERT_EQ(send_response(OK_RESPONSE, SERVER_SEQUENCE), TC_ACT_OK, "its response");
+	response.acknowledgment = CLIENT_SEQUENCE + strlen(HELLO); /* the server has it */
+	ASSERT_EQ(run_spec(FROM_POD, &response).verdict, TC_ACT_OK, "its response");
 
 	request.acknowledgment = SERVER_SEQUENCE + strlen(OK_RESPONSE);
 	request.tcp_timestamps = true;
@@ -331,7 +323,7 @@ static void refusal_through_a_service_comes_from_the_vip(void)
 	ASSERT_EQ(ipv4_header_checksum(result.frame + 14), 0, "IP checksum");
 }
 
-static int refusal_reason_of(const char *request)
+int refusal_reason_of(const char *request)
 {
 	SETUP_OR(-1);
 	if (l7_policy(ENDPOINT_A, IDENTITY_REMOTE) < 0 ||

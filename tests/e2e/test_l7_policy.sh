@@ -358,3 +358,38 @@ test_l7_policy_missing_crd_does_not_block_the_agent() {
         "the missing CRD is logged once"
     ! grep -q "WeirNetworkPolicy.*retrying" "$WORK/agent.log" || fail "a missing CRD is not an error to retry fast"
 }
+
+# Hand-made segments from a hostile client (root in its pod: scapy on raw sockets), each way
+# once tried against the running system with GET /public/* as the only allowed request: the
+# urgent byte, a request in a hole, a judged copy the server discards (bad checksum), a tiny
+# first fragment, and an entry made to expire by an unchecked RST. Without the policy every way
+# reaches the server (the attacks work, and the client sees the answers); with it, none does.
+test_l7_policy_hostile_segments_never_deliver_a_denied_request() {
+    /usr/bin/python3 -c 'import scapy' 2>/dev/null || fail "python3-scapy is missing (scripts/deps.sh)"
+    l7_pods
+    # The client's own kernel knows nothing of these connections: keep it from resetting them.
+    # (The client's own RSTs carry TTL 99.)
+    in_pod service-a iptables -A OUTPUT -p tcp --tcp-flags RST RST -d "$ip_b" --dport 8080 \
+        -m ttl ! --ttl-eq 99 -j DROP
+    local ways="urgent hole bad_checksum tiny_fragment closing_entry" result
+    result=$(in_pod service-a /usr/bin/python3 tests/e2e/l7_hostile_client.py "$ip_b" 8080 $ways)
+    assert_eq "$(echo "$result" | tr '\n' ';')" \
+        "urgent delivered;hole delivered;bad_checksum delivered;tiny_fragment delivered;closing_entry delivered;" \
+        "without a policy every way gets GET /admin answered"
+
+    l7_apply l7.yaml "$(l7_policy_manifest "      - {path: /public/*}")"
+    assert_eq "$(l7_requests service-a "$ip_b" 8080 "GET /public/x" "GET /admin/x" | tr '\n' ';')" \
+        "GET /public/x 200 conn=1;GET /admin/x 403 conn=1;" "the policy holds for a plain client"
+    result=$(in_pod service-a /usr/bin/python3 tests/e2e/l7_hostile_client.py "$ip_b" 8080 $ways)
+    assert_eq "$(echo "$result" | tr '\n' ';')" \
+        "urgent blocked;hole blocked;bad_checksum blocked;tiny_fragment blocked;closing_entry blocked;" \
+        "with GET /public/* only, no way gets GET /admin answered"
+
+    local reason counted
+    # (The forged RST of closing_entry is now dropped as http_out_of_order: the entry never
+    # expires, and GET /admin is judged and refused.)
+    for reason in http_urgent http_out_of_order http_retransmission_differs http_fragmented; do
+        counted=$(in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" drops 2>&1 | grep -c "$reason" || true)
+        [ "$counted" -ge 1 ] || fail "no $reason drop counted: $(in_node "$WEIRCTL" --bpffs "$BPFFS" --state-dir "$STATE_DIR" drops 2>&1)"
+    done
+}
