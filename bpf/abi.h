@@ -71,6 +71,9 @@ struct weir_endpoint_key {
 };
 
 #define WEIR_ENDPOINT_FLAG_LOCAL (1U << 0)
+/* Written by weir-cni at ADD, cleared by the agent once the pod's identity, ipcache entry and
+ * policy are in the maps: until then the pod is closed, except to and from its own node. */
+#define WEIR_ENDPOINT_FLAG_PENDING (1U << 1)
 
 struct weir_endpoint {
 	__u32 host_ifindex; /* the host side of the pod's veth */
@@ -366,6 +369,7 @@ enum weir_drop_reason {
 	WEIR_DROP_HTTP_UNTRACKABLE_BODY, /* chunked or unparsable body length: next request unknown */
 	WEIR_DROP_HTTP_UNSAFE_PATH,	 /* dot segments, encoded '.', '/' or '\\': a server could
 					  * resolve it to a path the rules did not allow */
+	WEIR_DROP_ENDPOINT_PENDING,	 /* the pod's policy is not written yet (pending endpoint) */
 	WEIR_DROP_REASON_MAX,
 };
 
@@ -660,6 +664,7 @@ static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {
 	[WEIR_DROP_HTTP_NOT_HTTP1] = "http_not_http1",
 	[WEIR_DROP_HTTP_UNTRACKABLE_BODY] = "http_untrackable_body",
 	[WEIR_DROP_HTTP_UNSAFE_PATH] = "http_unsafe_path",
+	[WEIR_DROP_ENDPOINT_PENDING] = "endpoint_pending",
 };
 
 static const char *const weir_http_method_names[WEIR_HTTP_METHOD_MAX] = {

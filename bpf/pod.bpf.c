@@ -22,6 +22,7 @@
 #include "lib/lb.h"
 #include "lib/masquerade.h"
 #include "lib/http.h"
+#include "lib/pending.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -111,7 +112,8 @@ struct reverse_nat {
 
 static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet, enum hook hook,
 				   __u32 source_endpoint_id, __u32 destination_endpoint_id,
-				   const struct service_nat *nat, struct reverse_nat *reverse)
+				   __u8 pending, const struct service_nat *nat,
+				   struct reverse_nat *reverse)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 revision = policy_current_revision();
@@ -121,6 +123,15 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 	int verdict;
 	__u8 ended;
 
+	/* Before conntrack has a say: an entry of the address's previous owner opens nothing. */
+	if (pending && !pending_gate_allows(packet, pending, hook == HOOK_TO_POD, tracked.status)) {
+		__u8 source_side = (pending & PENDING_DESTINATION) == 0;
+		return drop_packet(packet, source_side ? source_endpoint_id : destination_endpoint_id,
+				   WEIR_DROP_ENDPOINT_PENDING,
+				   source_side ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
+				   identity_of(source_side ? packet->destination : packet->source),
+				   0);
+	}
 	if (tracked.status == CT_RELATED) {
 		metrics_count(WEIR_COUNTER_CT_RELATED);
 		return CONTINUE;
@@ -294,8 +305,10 @@ int from_pod(struct __sk_buff *skb)
 	else
 		destination = 0;
 
-	verdict = enforce(skb, &packet, HOOK_FROM_POD, source->endpoint_id, destination_endpoint_id, &nat,
-			  &reverse);
+	verdict = enforce(skb, &packet, HOOK_FROM_POD, source->endpoint_id, destination_endpoint_id,
+			  (endpoint_is_pending(source) ? PENDING_SOURCE : 0) |
+				  (endpoint_is_pending(destination) ? PENDING_DESTINATION : 0),
+			  &nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (reverse.address) {
@@ -356,8 +369,8 @@ int from_uplink(struct __sk_buff *skb)
 		destination_endpoint_id = destination->endpoint_id;
 	else
 		destination = 0;
-	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination_endpoint_id, &nat,
-			  &reverse);
+	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination_endpoint_id,
+			  endpoint_is_pending(destination) ? PENDING_DESTINATION : 0, &nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (destination) {
@@ -420,7 +433,8 @@ int to_pod(struct __sk_buff *skb)
 				   WEIR_DROP_FRAGMENT_WITHOUT_FIRST, WEIR_DIRECTION_INGRESS, 0, 0);
 
 	/* From the host or another node: only the destination's ingress policy is ours. */
-	verdict = enforce(skb, &packet, HOOK_TO_POD, 0, destination->endpoint_id, &no_nat,
+	verdict = enforce(skb, &packet, HOOK_TO_POD, 0, destination->endpoint_id,
+			  endpoint_is_pending(destination) ? PENDING_DESTINATION : 0, &no_nat,
 			  &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
