@@ -350,9 +350,20 @@ int from_uplink(struct __sk_buff *skb)
 
 	if (parsed != PARSE_IPV4 || packet.is_later_fragment)
 		return TC_ACT_OK; /* the host's own traffic: not weir's to judge */
-	if ((packet.protocol == IPPROTO_TCP || packet.protocol == IPPROTO_UDP) &&
-	    masquerade_ingress(skb, &packet) != 0)
-		return TC_ACT_OK; /* a reply to a pod: the host routes it, to_pod judges it */
+	if (packet.protocol == IPPROTO_TCP || packet.protocol == IPPROTO_UDP) {
+		switch (masquerade_ingress(skb, &packet)) {
+		case MASQUERADE_NOT_OURS:
+			break;
+		case MASQUERADE_ORPHAN:
+			return drop_packet(&packet, 0, WEIR_DROP_MASQUERADE_ORPHAN_REPLY,
+					   WEIR_DIRECTION_INGRESS, identity_of(packet.source), 0);
+		case MASQUERADE_FAILED:
+			return drop_packet(&packet, 0, WEIR_DROP_MALFORMED, WEIR_DIRECTION_INGRESS,
+					   0, 0);
+		default:
+			return TC_ACT_OK; /* a reply to a pod: the host routes it, to_pod judges it */
+		}
+	}
 	switch (service_translate(skb, &packet, &nat, bpf_ktime_get_ns())) {
 	case SERVICE_NONE:
 		return TC_ACT_OK;
@@ -400,7 +411,7 @@ int to_uplink(struct __sk_buff *skb)
 	uplink = bpf_map_lookup_elem(&uplinks, &ifindex);
 	if (!uplink)
 		return TC_ACT_OK;
-	return masquerade_egress(skb, &packet, uplink);
+	return masquerade_egress(skb, &packet, uplink, source->endpoint_id);
 }
 
 SEC("tc")

@@ -19,6 +19,7 @@ int main(int argc, char **argv)
 	failed += test_run_all("bpf_services", service_tests, service_tests_count, filter);
 	failed += test_run_all("bpf_http", http_tests, http_tests_count, filter);
 	failed += test_run_all("bpf_pending", pending_tests, pending_tests_count, filter);
+	failed += test_run_all("bpf_masquerade", masquerade_tests, masquerade_tests_count, filter);
 	fixture_teardown();
 	return failed ? 1 : 0;
 }
