@@ -401,6 +401,7 @@ enum weir_drop_reason {
 	WEIR_DROP_ENDPOINT_PENDING,	 /* the pod's policy is not written yet (pending endpoint) */
 	WEIR_DROP_MASQUERADE_QUOTA,	 /* the pod holds WEIR_SNAT_PORTS_PER_POD mappings already */
 	WEIR_DROP_MASQUERADE_ORPHAN_REPLY, /* to a node port whose forward half is not its flow */
+	WEIR_DROP_NO_ROUTE,		 /* forwarded by the uplink program: the FIB has no route */
 	WEIR_DROP_REASON_MAX,
 };
 
@@ -698,6 +699,7 @@ static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {
 	[WEIR_DROP_ENDPOINT_PENDING] = "endpoint_pending",
 	[WEIR_DROP_MASQUERADE_QUOTA] = "masquerade_quota",
 	[WEIR_DROP_MASQUERADE_ORPHAN_REPLY] = "masquerade_orphan_reply",
+	[WEIR_DROP_NO_ROUTE] = "no_route",
 };
 
 static const char *const weir_http_method_names[WEIR_HTTP_METHOD_MAX] = {

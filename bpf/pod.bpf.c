@@ -23,6 +23,7 @@
 #include "lib/masquerade.h"
 #include "lib/http.h"
 #include "lib/pending.h"
+#include "lib/forward.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -334,9 +335,25 @@ int from_pod(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/* A NodePort request for a backend on another node leaves with this node's address, so the
+ * reply comes back here (TC_ACT_OK: translated, or no uplink to translate to). A function of its
+ * own, to keep its state off from_uplink's stack. */
+static __attribute__((noinline)) int node_port_forward(struct __sk_buff *skb, struct packet *packet)
+{
+	__u32 ifindex = skb->ifindex;
+	struct weir_uplink *uplink = bpf_map_lookup_elem(&uplinks, &ifindex);
+
+	if (!uplink)
+		return TC_ACT_OK;
+	return masquerade_egress(skb, packet, uplink, 0);
+}
+
 /* On the node's uplink (TC ingress): traffic from outside to a NodePort is translated to a
  * backend and judged by that backend's ingress policy, with the client's identity (world,
- * or what the ipcache says). Everything else goes on to the host stack untouched. */
+ * or what the ipcache says). A backend on another node gets the request from this node's
+ * address (masquerade pair), so its reply comes back here: restored to the client and to the
+ * nodeIP:nodePort it addressed (the connection's conntrack entry remembers it), it goes straight
+ * back out. Everything else goes on to the host stack untouched. */
 SEC("tc")
 int from_uplink(struct __sk_buff *skb)
 {
@@ -346,7 +363,7 @@ int from_uplink(struct __sk_buff *skb)
 	struct reverse_nat reverse = {};
 	struct weir_endpoint *destination;
 	__u32 destination_endpoint_id = 0;
-	int verdict;
+	int verdict, node_port_reply = 0;
 
 	if (parsed != PARSE_IPV4 || packet.is_later_fragment)
 		return TC_ACT_OK; /* the host's own traffic: not weir's to judge */
@@ -361,19 +378,27 @@ int from_uplink(struct __sk_buff *skb)
 			return drop_packet(&packet, 0, WEIR_DROP_MALFORMED, WEIR_DIRECTION_INGRESS,
 					   0, 0);
 		default:
-			return TC_ACT_OK; /* a reply to a pod: the host routes it, to_pod judges it */
+			destination = endpoint_by_address(packet.destination);
+			if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
+				return TC_ACT_OK; /* a reply to a pod: routed, judged by to_pod */
+			node_port_reply = 1;
+			break;
 		}
 	}
-	switch (service_translate(skb, &packet, &nat, bpf_ktime_get_ns())) {
-	case SERVICE_NONE:
-		return TC_ACT_OK;
-	case SERVICE_NO_BACKEND:
-		drop_packet(&packet, 0, WEIR_DROP_NO_SERVICE_BACKEND, WEIR_DIRECTION_INGRESS, 0, 0);
-		return TC_ACT_SHOT;
-	case SERVICE_FAILED:
-		return drop_packet(&packet, 0, WEIR_DROP_MALFORMED, WEIR_DIRECTION_INGRESS, 0, 0);
-	default:
-		break;
+	if (!node_port_reply) {
+		switch (service_translate(skb, &packet, &nat, bpf_ktime_get_ns())) {
+		case SERVICE_NONE:
+			return TC_ACT_OK;
+		case SERVICE_NO_BACKEND:
+			drop_packet(&packet, 0, WEIR_DROP_NO_SERVICE_BACKEND, WEIR_DIRECTION_INGRESS,
+				    0, 0);
+			return TC_ACT_SHOT;
+		case SERVICE_FAILED:
+			return drop_packet(&packet, 0, WEIR_DROP_MALFORMED, WEIR_DIRECTION_INGRESS,
+					   0, 0);
+		default:
+			break;
+		}
 	}
 	destination = endpoint_by_address(packet.destination);
 	if (destination && (destination->flags & WEIR_ENDPOINT_FLAG_LOCAL))
@@ -384,9 +409,22 @@ int from_uplink(struct __sk_buff *skb)
 			  endpoint_is_pending(destination) ? PENDING_DESTINATION : 0, &nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
+	if (node_port_reply) {
+		/* Its source becomes the nodeIP:nodePort the client addressed; straight back out. */
+		if (reverse.address) {
+			if (nat_rewrite(skb, &packet, 0, reverse.address, reverse.port) < 0)
+				return TC_ACT_SHOT;
+			metrics_count(WEIR_COUNTER_SERVICE_REPLY_TRANSLATED);
+		}
+		return forward_by_fib(skb, &packet);
+	}
 	if (destination) {
 		endpoint_account(destination, 0, packet.length);
 		return deliver_to_local_pod(skb, &packet, destination);
+	}
+	if (nat.translated) {
+		verdict = node_port_forward(skb, &packet);
+		return verdict == TC_ACT_OK ? forward_by_fib(skb, &packet) : verdict;
 	}
 	return TC_ACT_OK;
 }

@@ -140,9 +140,10 @@ static __always_inline int masquerade_egress(struct __sk_buff *skb, struct packe
 	return TC_ACT_OK;
 }
 
-/* Ingress on the uplink: maps a reply to a masqueraded flow back to the pod. */
-static __always_inline enum masquerade_result masquerade_ingress(struct __sk_buff *skb,
-								  struct packet *packet)
+/* Ingress on the uplink: maps a reply to a masqueraded flow back to the pod. A function of its
+ * own (enum masquerade_result), so its keys stay off the uplink program's stack. */
+static __attribute__((noinline)) int masquerade_ingress(struct __sk_buff *skb,
+							struct packet *packet)
 {
 	struct weir_snat_key reverse = { .local = packet->destination, .peer = packet->source,
 					 .local_port = packet->destination_port,
