@@ -65,7 +65,8 @@ static __always_inline void snat_count(__u32 pod, __s64 delta)
 	__sync_fetch_and_add(allocated, (__u64)delta);
 }
 
-/* Egress on the uplink: returns TC_ACT_OK after translating, TC_ACT_SHOT when refused. */
+/* Egress on the uplink: returns TC_ACT_OK after translating, TC_ACT_SHOT when refused.
+ * endpoint_id: the local pod sending (0: a NodePort request forwarded to another node). */
 static __always_inline int masquerade_egress(struct __sk_buff *skb, struct packet *packet,
 					     const struct weir_uplink *uplink, __u32 endpoint_id)
 {
@@ -101,7 +102,9 @@ static __always_inline int masquerade_egress(struct __sk_buff *skb, struct packe
 		__u32 start = flow_hash(packet);
 		int found = 0;
 
-		if (snat_in_use(packet->source) >= WEIR_SNAT_PORTS_PER_POD)
+		/* The quota is the pods': a NodePort's clients (endpoint_id 0) may be one load
+		 * balancer speaking for many. */
+		if (endpoint_id && snat_in_use(packet->source) >= WEIR_SNAT_PORTS_PER_POD)
 			return drop_packet(packet, endpoint_id, WEIR_DROP_MASQUERADE_QUOTA,
 					   WEIR_DIRECTION_EGRESS, WEIR_IDENTITY_WORLD, 0);
 		reverse.local = uplink->address;

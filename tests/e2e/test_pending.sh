@@ -176,6 +176,7 @@ spec:
     pending_listener victim
     cni ADD c-victim victim eth0 "$(net_config policyWaitMs=0)"
     [ "$CNI_RC" = 0 ] || fail "ADD victim with policyWaitMs 0: $CNI_OUT $(cat "$WORK/err")"
+    cp "$WORK/out" "$WORK/out.add"
     ip_victim=$(json_get "$CNI_OUT" 'd["ips"][0]["address"].split("/")[0]')
     assert_eq "$(udp_reaches friend "$ip_victim")" timeout "friend -> pending victim"
     assert_eq "$(udp_reaches stranger "$ip_victim")" timeout "stranger -> pending victim"
@@ -186,6 +187,8 @@ spec:
     [ "$(endpoint_pending_drops "$ip_victim")" -ge 3 ] ||
         fail "drops named endpoint_pending: $(endpoint_pending_drops "$ip_victim")"
     assert_eq "$(grep -c '^udp' "$WORK/reached-victim" || true)" 0 "datagrams that reached the pending pod"
+    cni CHECK c-victim victim eth0 "$(net_config policyWaitMs=0 prevResult="$(cat "$WORK/out.add")")"
+    assert_contains "$CNI_OUT" "still pending" "CHECK says the pod is closed"
 
     # The agent comes back: its first pass compiles the pod, then releases it.
     agent_start
