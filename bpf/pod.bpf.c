@@ -410,12 +410,14 @@ int from_uplink(struct __sk_buff *skb)
 	if (verdict != CONTINUE)
 		return verdict;
 	if (node_port_reply) {
-		/* Its source becomes the nodeIP:nodePort the client addressed; straight back out. */
-		if (reverse.address) {
-			if (nat_rewrite(skb, &packet, 0, reverse.address, reverse.port) < 0)
-				return TC_ACT_SHOT;
-			metrics_count(WEIR_COUNTER_SERVICE_REPLY_TRANSLATED);
-		}
+		/* Its source becomes the nodeIP:nodePort the client addressed; straight back out.
+		 * Without its connection's entry it would leave with the backend's address. */
+		if (!reverse.address)
+			return drop_packet(&packet, 0, WEIR_DROP_CT_INVALID, WEIR_DIRECTION_INGRESS,
+					   identity_of(packet.source), 0);
+		if (nat_rewrite(skb, &packet, 0, reverse.address, reverse.port) < 0)
+			return TC_ACT_SHOT;
+		metrics_count(WEIR_COUNTER_SERVICE_REPLY_TRANSLATED);
 		return forward_by_fib(skb, &packet);
 	}
 	if (destination) {
