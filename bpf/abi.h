@@ -338,7 +338,8 @@ struct weir_snat_key {
 	__u16 reserved;
 };
 
-#define WEIR_SNAT_FLAG_CLOSING (1U << 0) /* a FIN or RST went through this half */
+#define WEIR_SNAT_FLAG_CLOSING (1U << 0)   /* a FIN or RST went through this half */
+#define WEIR_SNAT_FLAG_UNCOUNTED (1U << 1) /* forward half of a NodePort request: no pod's quota */
 
 struct weir_snat_entry {
 	__u32 address; /* the translated local address */

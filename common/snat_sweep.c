@@ -91,11 +91,13 @@ static int sweep_forward(int snat_fd, int released_fd, const struct weir_snat_ke
 	/* Forward first: from here on the datapath maps the flow anew, and drops late replies. */
 	if (bpf_map_delete_elem(snat_fd, forward) < 0)
 		return 0; /* gone meanwhile */
-	if (credit_release(released_fd, forward->local, errbuf, errlen) < 0)
-		return -1;
 	if (paired)
 		bpf_map_delete_elem(snat_fd, &reverse);
 	result->pairs_removed++;
+	/* A quota not credited back only refuses its pod sooner: reported, the walk goes on. */
+	if (!(out.flags & WEIR_SNAT_FLAG_UNCOUNTED) &&
+	    credit_release(released_fd, forward->local, errbuf, errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -150,10 +152,12 @@ int snat_sweep(int snat_fd, int released_fd, uint64_t now_ns, struct snat_sweep_
 		}
 	}
 	for (size_t i = 0; i < forwards.count; i++) {
-		if (sweep_forward(snat_fd, released_fd, &forwards.keys[i], now_ns, result, errbuf,
-				  errlen) < 0) {
+		char error[256];
+		if (sweep_forward(snat_fd, released_fd, &forwards.keys[i], now_ns, result, error,
+				  sizeof(error)) < 0 &&
+		    status == 0) {
+			snprintf(errbuf, errlen, "%s", error);
 			status = -1;
-			goto out;
 		}
 	}
 	for (size_t i = 0; i < reverses.count; i++)

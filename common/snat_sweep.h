@@ -24,7 +24,8 @@ bool snat_half_expired(const struct weir_snat_key *key, const struct weir_snat_e
 void snat_reverse_key_of(const struct weir_snat_key *forward, const struct weir_snat_entry *out,
 			 struct weir_snat_key *reverse);
 
-/* One walk over the snat map (snat_fd) crediting snat_released (released_fd). */
+/* One walk over the snat map (snat_fd) crediting snat_released (released_fd); an error (the
+ * first, in errbuf) does not stop the walk. */
 int snat_sweep(int snat_fd, int released_fd, uint64_t now_ns, struct snat_sweep_result *result,
 	       char *errbuf, size_t errlen);
 

@@ -90,7 +90,8 @@ static __always_inline int masquerade_egress(struct __sk_buff *skb, struct packe
 		back = bpf_map_lookup_elem(&snat, &reverse);
 		if (!back || back->address != packet->source || back->port != packet->source_port) {
 			/* Its port is no longer this flow's: never share it, map the flow anew. */
-			if (bpf_map_delete_elem(&snat, &forward) == 0)
+			__u8 counted = !(mapped->flags & WEIR_SNAT_FLAG_UNCOUNTED);
+			if (bpf_map_delete_elem(&snat, &forward) == 0 && counted)
 				snat_count(packet->source, -1);
 			mapped = 0;
 		}
@@ -98,7 +99,8 @@ static __always_inline int masquerade_egress(struct __sk_buff *skb, struct packe
 	if (!mapped) {
 		struct weir_snat_entry back = { .address = packet->source,
 						.port = packet->source_port, .last_used_ns = now };
-		struct weir_snat_entry out = { .address = uplink->address, .last_used_ns = now };
+		struct weir_snat_entry out = { .address = uplink->address, .last_used_ns = now,
+					       .flags = endpoint_id ? 0 : WEIR_SNAT_FLAG_UNCOUNTED };
 		__u32 start = flow_hash(packet);
 		int found = 0;
 
@@ -130,7 +132,8 @@ static __always_inline int masquerade_egress(struct __sk_buff *skb, struct packe
 				return drop_packet(packet, endpoint_id, WEIR_DROP_MAP_FULL,
 						   WEIR_DIRECTION_EGRESS, WEIR_IDENTITY_WORLD, 0);
 		} else {
-			snat_count(packet->source, 1);
+			if (endpoint_id)
+				snat_count(packet->source, 1);
 			mapped = bpf_map_lookup_elem(&snat, &forward);
 			if (!mapped)
 				return TC_ACT_SHOT;

@@ -233,6 +233,34 @@ static void swept_quota_lets_the_pod_map_again(void)
 	ASSERT_TRUE(masquerade(POD_A, 9000) != 0, "A maps again");
 }
 
+static void node_port_pairs_are_swept_without_touching_a_quota(void)
+{
+	int snat_fd, released_fd;
+	struct weir_snat_key forward = half_key(POD_A, CLIENT_PORT, EGRESS);
+	struct weir_snat_entry entry;
+	struct snat_sweep_result swept;
+	uint32_t pod = htonl(POD_A);
+	uint64_t released = 0;
+	char errbuf[256];
+
+	SETUP();
+	ASSERT_EQ(uplink_setup(), 0, "uplink");
+	snat_fd = fixture_map_fd(WEIR_MAP_SNAT);
+	released_fd = fixture_map_fd(WEIR_MAP_SNAT_RELEASED);
+	ASSERT_TRUE(masquerade(POD_A, CLIENT_PORT) != 0, "mapped");
+	/* As a NodePort request's forward half is written: under no pod's quota. */
+	ASSERT_EQ(bpf_map_lookup_elem(snat_fd, &forward, &entry), 0, "forward half");
+	entry.flags |= WEIR_SNAT_FLAG_UNCOUNTED;
+	ASSERT_EQ(bpf_map_update_elem(snat_fd, &forward, &entry, BPF_EXIST), 0, "uncounted");
+	ASSERT_EQ(snat_sweep(snat_fd, released_fd,
+			     monotonic_ns() + WEIR_SNAT_TIMEOUT_TCP_NS + 1000000000ull, &swept, errbuf,
+			     sizeof(errbuf)),
+		  0, "sweep");
+	ASSERT_EQ(swept.pairs_removed, 1, "removed");
+	ASSERT_TRUE(bpf_map_lookup_elem(released_fd, &pod, &released) < 0 || released == 0,
+		    "no quota credited for it");
+}
+
 const struct test_case masquerade_tests[] = {
 	{ "masquerade_maps_out_and_replies_back", masquerade_maps_out_and_replies_back },
 	{ "reply_without_its_forward_half_is_dropped", reply_without_its_forward_half_is_dropped },
@@ -241,5 +269,7 @@ const struct test_case masquerade_tests[] = {
 	{ "sweep_removes_idle_pairs_whole_and_gives_the_quota_back",
 	  sweep_removes_idle_pairs_whole_and_gives_the_quota_back },
 	{ "swept_quota_lets_the_pod_map_again", swept_quota_lets_the_pod_map_again },
+	{ "node_port_pairs_are_swept_without_touching_a_quota",
+	  node_port_pairs_are_swept_without_touching_a_quota },
 };
 const size_t masquerade_tests_count = sizeof(masquerade_tests) / sizeof(masquerade_tests[0]);
