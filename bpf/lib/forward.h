@@ -29,7 +29,8 @@ static __always_inline int forward_ttl_decrement(struct __sk_buff *skb, const st
 
 /* Routes the packet as it now reads and sends it; drops it, named, when there is no route. A
  * function of its own: the FIB parameters stay off the calling program's stack. */
-static __attribute__((noinline)) int forward_by_fib(struct __sk_buff *skb, const struct packet *packet)
+static __attribute__((noinline)) int forward_by_fib(struct __sk_buff *skb,
+						    const struct packet *packet)
 {
 	struct bpf_fib_lookup fib = {};
 	long result;
