@@ -54,8 +54,8 @@ int policy_wait_released(const struct cni_config *config, const struct endpoint_
 		if (monotonic_ms() >= deadline) {
 			cni_error_set(err, CNI_ERR_TRY_AGAIN_LATER,
 				      "weir-agent did not write the policy of pod %s/%s (%s) within "
-				      "%d ms (policyWaitMs); the pod is not started closed: is "
-				      "weir-agent running on this node?",
+				      "%d ms (policyWaitMs); ADD is undone for the runtime to retry: "
+				      "is weir-agent running on this node?",
 				      record->pod_namespace, record->pod_name, address,
 				      config->policy_wait_ms);
 			break;
