@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 
 #include "log.h"
+#include "snat_sweep.h"
 
 #define BATCH_ENTRIES 512
 #define KERNEL_ENOTSUPP 524 /* what an unsupported map operation returns to userspace */
@@ -24,6 +25,8 @@
 struct ct_sweep {
 	int ct_fd;
 	int config_fd; /* dp_config, -1 when not pinned */
+	int snat_fd;   /* snat and snat_released, -1 when not pinned */
+	int snat_released_fd;
 	struct flow_log *flow_log;
 	bool batch_unsupported;
 	bool take_unsupported;
@@ -95,6 +98,10 @@ struct ct_sweep *ct_sweep_open(const char *bpffs, struct flow_log *flow_log, cha
 	}
 	snprintf(path, sizeof(path), "%s/%s", bpffs, WEIR_MAP_DATAPATH_CONFIG);
 	sweep->config_fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/%s", bpffs, WEIR_MAP_SNAT);
+	sweep->snat_fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/%s", bpffs, WEIR_MAP_SNAT_RELEASED);
+	sweep->snat_released_fd = bpf_obj_get(path);
 	return sweep;
 }
 
@@ -105,6 +112,10 @@ void ct_sweep_close(struct ct_sweep *sweep)
 	close(sweep->ct_fd);
 	if (sweep->config_fd >= 0)
 		close(sweep->config_fd);
+	if (sweep->snat_fd >= 0)
+		close(sweep->snat_fd);
+	if (sweep->snat_released_fd >= 0)
+		close(sweep->snat_released_fd);
 	free(sweep);
 }
 
@@ -207,10 +218,29 @@ static bool walk_key(struct ct_sweep *sweep, uint64_t now_ns, size_t *visited)
 	return sweep->seen_this_walk < 2ull * WEIR_MAX_CT;
 }
 
+/* Masquerade mappings age with conntrack: idle pairs go whole, their quota back to the pod. */
+static void snat_walk(struct ct_sweep *sweep, uint64_t now_ns)
+{
+	struct snat_sweep_result result;
+	char errbuf[256];
+
+	if (sweep->snat_fd < 0 || sweep->snat_released_fd < 0)
+		return;
+	if (snat_sweep(sweep->snat_fd, sweep->snat_released_fd, now_ns, &result, errbuf,
+		       sizeof(errbuf)) < 0) {
+		log_warn("masquerade sweep: %s; trying again in %d s", errbuf,
+			 CT_SWEEP_INTERVAL_MS / 1000);
+		return;
+	}
+	sweep->stats.snat_pairs_removed += result.pairs_removed + result.orphans_removed;
+}
+
 static void walk_begin(struct ct_sweep *sweep)
 {
 	struct weir_datapath_config config = { 0 };
 	__u32 zero = 0;
+
+	snat_walk(sweep, monotonic_ns());
 
 	sweep->walking = true;
 	sweep->have_cursor = false;

@@ -44,6 +44,7 @@ struct ct_sweep_stats {
 	uint64_t expired_reported; /* flow ends reported with cause "expired" */
 	uint64_t expired_deleted;  /* every expired entry removed */
 	uint64_t entries;	   /* entries the last completed walk left in place */
+	uint64_t snat_pairs_removed; /* idle masquerade mappings removed (both halves) */
 };
 void ct_sweep_stats(const struct ct_sweep *sweep, struct ct_sweep_stats *stats);
 

@@ -282,6 +282,10 @@ static void render_maps(struct text_buffer *body, struct datapath *datapath,
 		       "Complete walks of the conntrack map by the sweep.");
 		text_append(body, "weir_conntrack_gc_walks_total %llu\n",
 			    (unsigned long long)stats.walks);
+		family(body, "weir_masquerade_gc_removed_total", "counter",
+		       "Idle masquerade mappings the sweep removed (both halves at once).");
+		text_append(body, "weir_masquerade_gc_removed_total %llu\n",
+			    (unsigned long long)stats.snat_pairs_removed);
 	} else {
 		uint32_t count = 0;
 		if (datapath_ct_count(datapath, &count) == 0)

@@ -45,6 +45,8 @@ struct ipcache_set {
 struct local_endpoint {
 	uint32_t endpoint_id;
 	uint32_t address;
+	uint32_t host_ifindex;
+	uint32_t identity; /* 0: its Pod object is not known (or has no identity) */
 	char pod_namespace[256];
 	char pod_name[256];
 };
@@ -675,6 +677,8 @@ static void collect_endpoint(const struct endpoint_record *record, void *opaque)
 	struct local_endpoint *endpoint = &list->items[list->count++];
 	endpoint->endpoint_id = record->endpoint_id;
 	endpoint->address = record->address;
+	endpoint->host_ifindex = record->host_ifindex > 0 ? (uint32_t)record->host_ifindex : 0;
+	endpoint->identity = 0;
 	snprintf(endpoint->pod_namespace, sizeof(endpoint->pod_namespace), "%s",
 		 record->pod_namespace);
 	snprintf(endpoint->pod_name, sizeof(endpoint->pod_name), "%s", record->pod_name);
@@ -989,6 +993,102 @@ static void tables_save(struct reconciler *reconciler)
 		log_warn("%s", errbuf);
 }
 
+struct namespace_scan {
+	const char *name;
+	bool found;
+};
+
+static void policy_in_namespace(cJSON *policy, void *opaque)
+{
+	struct namespace_scan *scan = opaque;
+
+	if (!scan->found && strcmp(object_namespace(policy), scan->name) == 0)
+		scan->found = true;
+}
+
+/* Whether any (Weir)NetworkPolicy lives in the namespace: only those can select its pods. */
+static bool namespace_has_policy(struct reconciler *reconciler, const char *name)
+{
+	struct namespace_scan scan = { name, false };
+
+	object_store_for_each(reconciler->store, KIND_NETWORKPOLICY, policy_in_namespace, &scan);
+	if (!scan.found)
+		object_store_for_each(reconciler->store, KIND_WEIRNETWORKPOLICY,
+				      policy_in_namespace, &scan);
+	return scan.found;
+}
+
+/* Whether the pass may open this endpoint: its policy is written. A pod whose Pod object is
+ * not known yet stays closed while a policy of its namespace might select it: nobody can tell
+ * which until its labels are known. */
+static bool endpoint_releasable(struct reconciler *reconciler,
+				const struct local_endpoint *endpoint)
+{
+	struct weir_endpoint current;
+
+	if (datapath_endpoint_lookup(&reconciler->datapath, endpoint->address, &current) < 0 ||
+	    !(current.flags & WEIR_ENDPOINT_FLAG_PENDING) ||
+	    current.host_ifindex != endpoint->host_ifindex)
+		return false;
+	if (endpoint->identity)
+		return true;
+	return !object_store_get(reconciler->store, KIND_POD, endpoint->pod_namespace,
+				 endpoint->pod_name) &&
+	       !namespace_has_policy(reconciler, endpoint->pod_namespace);
+}
+
+/* After a committed pass: every pending endpoint whose policy is written is opened, after
+ * conntrack forgot its address (entries made before the address was this pod's must not skip
+ * its policy; while pending, the datapath creates none). */
+static bool pending_release(struct reconciler *reconciler, const struct endpoint_list *endpoints)
+{
+	bool *releasable = calloc(endpoints->count ? endpoints->count : 1, sizeof(*releasable));
+	uint32_t *addresses = calloc(endpoints->count ? endpoints->count : 1, sizeof(*addresses));
+	size_t count = 0;
+	char errbuf[256];
+	bool retry = false;
+
+	if (!releasable || !addresses) {
+		log_warn("release pending pods: out of memory; they stay closed until the next pass");
+		retry = true;
+		goto out;
+	}
+	for (size_t i = 0; i < endpoints->count; i++) {
+		releasable[i] = endpoint_releasable(reconciler, &endpoints->items[i]);
+		if (releasable[i])
+			addresses[count++] = endpoints->items[i].address;
+	}
+	if (!count)
+		goto out;
+	if (datapath_ct_forget_addresses(&reconciler->datapath, addresses, count, errbuf,
+					 sizeof(errbuf)) < 0) {
+		log_warn("release pending pods: %s; they stay closed until the next pass", errbuf);
+		retry = true;
+		goto out;
+	}
+	for (size_t i = 0; i < endpoints->count; i++) {
+		const struct local_endpoint *endpoint = &endpoints->items[i];
+		int released;
+
+		if (!releasable[i])
+			continue;
+		released = datapath_endpoint_release(&reconciler->datapath, endpoint->address,
+						     endpoint->host_ifindex, endpoint->identity,
+						     errbuf, sizeof(errbuf));
+		if (released < 0)
+			log_warn("pod %s/%s stays closed: %s", endpoint->pod_namespace,
+				 endpoint->pod_name, errbuf);
+		else if (released)
+			log_info("pod %s/%s (endpoint %u) released: its policy is in force",
+				 endpoint->pod_namespace, endpoint->pod_name,
+				 endpoint->endpoint_id);
+	}
+out:
+	free(releasable);
+	free(addresses);
+	return retry;
+}
+
 int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 {
 	struct endpoint_list endpoints = { 0 };
@@ -1000,6 +1100,7 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 	struct write_counts counts = { 0 };
 	uint64_t cidr_digest;
 	bool additions_failed = false, committed = false, ipcache_touched = false;
+	bool release_retry = false;
 	size_t ipcache_refused = 0, refused_cidr_count = 0;
 	struct ipv4_prefix *refused_cidrs = NULL;
 	bool *failed = NULL;
@@ -1029,6 +1130,7 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 		uint32_t identity = pod ? pod_identity(reconciler->store,
 						       reconciler->tables.identities, pod)
 					: 0;
+		endpoints.items[i].identity = identity;
 		if (identity && ipcache_add(&desired, endpoints.items[i].address, 32, identity) < 0)
 			build.failed = true;
 	}
@@ -1196,11 +1298,13 @@ int reconciler_apply(struct reconciler *reconciler, char *errbuf, size_t errlen)
 
 	reconciler->cidr_digest = cidr_digest;
 	committed = true;
+	release_retry = pending_release(reconciler, &endpoints);
 	if (additions_failed) {
 		reconciler->all_dirty = true; /* retried */
 		goto out;
 	}
 	reconciler->all_dirty = reconciler->isolated_dirty = reconciler->endpoints_dirty = false;
+	reconciler->endpoints_dirty = release_retry;
 	while (reconciler->dirty_namespaces) {
 		struct dirty_namespace *rest = reconciler->dirty_namespaces->next;
 		free(reconciler->dirty_namespaces);

@@ -28,6 +28,8 @@
 #define WEIR_MAP_AFFINITY "affinity"
 #define WEIR_MAP_SOCKET_REVNAT "socket_revnat"
 #define WEIR_MAP_SNAT "snat"
+#define WEIR_MAP_SNAT_ALLOCATED "snat_allocated"
+#define WEIR_MAP_SNAT_RELEASED "snat_released"
 #define WEIR_MAP_UPLINKS "uplinks"
 #define WEIR_MAP_HTTP_REQUESTS "http_requests"
 #define WEIR_MAP_HTTP_RULES "http_rules"
@@ -73,6 +75,9 @@ struct weir_endpoint_key {
 };
 
 #define WEIR_ENDPOINT_FLAG_LOCAL (1U << 0)
+/* Written by weir-cni at ADD, cleared by the agent once the pod's identity, ipcache entry and
+ * policy are in the maps: until then the pod is closed, except to and from its own node. */
+#define WEIR_ENDPOINT_FLAG_PENDING (1U << 1)
 
 struct weir_endpoint {
 	__u32 host_ifindex; /* the host side of the pod's veth */
@@ -331,10 +336,14 @@ struct weir_uplink {
 	__u32 reserved;
 };
 
-/* snat: both directions of a masqueraded flow, in one map.
- *   egress key:  {pod address, pod port, peer address, peer port, protocol, EGRESS}
- *   ingress key: {node address, node port, peer address, peer port, protocol, INGRESS}
- * each pointing at the other side's address and port. */
+/* snat: both directions of a masqueraded flow, in one hash map (never LRU: a half evicted alone
+ * would free its port for another flow while the first still uses it).
+ *   egress key (the forward half):  {pod address, pod port, peer address, peer port, protocol,
+ *                                    EGRESS} -> {node address, node port}
+ *   ingress key (the reverse half): {node address, node port, peer address, peer port,
+ *                                    protocol, INGRESS} -> {pod address, pod port}
+ * A half is only used when the other one points back at it. Both halves live until the agent's
+ * sweep finds the pair idle (both past weir_snat_timeout_ns) and removes them together. */
 struct weir_snat_key {
 	__u32 local;  /* network byte order */
 	__u32 peer;
@@ -345,16 +354,40 @@ struct weir_snat_key {
 	__u16 reserved;
 };
 
+#define WEIR_SNAT_FLAG_CLOSING (1U << 0)   /* a FIN or RST went through this half */
+#define WEIR_SNAT_FLAG_UNCOUNTED (1U << 1) /* forward half of a NodePort request: no pod's quota */
+
 struct weir_snat_entry {
 	__u32 address; /* the translated local address */
 	__u16 port;
-	__u16 reserved;
-	__u64 last_used_ns;
+	__u8 flags; /* WEIR_SNAT_FLAG_* */
+	__u8 reserved;
+	__u64 last_used_ns; /* bpf_ktime_get_ns() of the half's last packet */
 };
+
+/* snat_allocated: hash, pod address (network byte order) -> mappings the datapath made for it,
+ * less those it removed itself (atomic adds); snat_released: hash, pod address -> mappings the
+ * agent's sweep removed (written by the agent only). In use: allocated - released. */
 
 #define WEIR_SNAT_PORT_FIRST 32768
 #define WEIR_SNAT_PORT_COUNT 28232 /* up to 60999, as Linux's default ephemeral range */
+/* Mappings one pod may hold at once: a pod cannot take every port towards a peer (13 pods at
+ * their quota still leave ports), and beyond it its new flows are refused, counted by reason. */
+#define WEIR_SNAT_PORTS_PER_POD 2048
 #define WEIR_MAX_SNAT 131072
+#define WEIR_SNAT_TIMEOUT_TCP_NS WEIR_CT_TIMEOUT_TCP_NS
+#define WEIR_SNAT_TIMEOUT_CLOSING_NS WEIR_CT_TIMEOUT_CLOSING_NS
+#define WEIR_SNAT_TIMEOUT_UDP_NS WEIR_CT_TIMEOUT_UDP_NS
+
+/* How long a half lives after its last packet. */
+static inline __u64 weir_snat_timeout_ns(__u8 protocol, __u8 flags)
+{
+	if (protocol != 6 /* TCP */)
+		return WEIR_SNAT_TIMEOUT_UDP_NS;
+	return (flags & WEIR_SNAT_FLAG_CLOSING) ? WEIR_SNAT_TIMEOUT_CLOSING_NS
+						 : WEIR_SNAT_TIMEOUT_TCP_NS;
+}
+
 #define WEIR_MAX_HTTP_REQUESTS 65536
 #define WEIR_MAX_HTTP_RULES 65536
 
@@ -389,6 +422,10 @@ enum weir_drop_reason {
 	WEIR_DROP_HTTP_MIDSTREAM,	 /* not seen from its SYN: stream position unknown */
 	WEIR_DROP_HTTP_SYN_DATA,	 /* data on the SYN (TCP Fast Open) on an L7 port */
 	WEIR_DROP_HTTP_BODY_TOO_LARGE,	 /* Content-Length above WEIR_HTTP_MAX_BODY */
+	WEIR_DROP_ENDPOINT_PENDING,	 /* the pod's policy is not written yet (pending endpoint) */
+	WEIR_DROP_MASQUERADE_QUOTA,	 /* the pod holds WEIR_SNAT_PORTS_PER_POD mappings already */
+	WEIR_DROP_MASQUERADE_ORPHAN_REPLY, /* to a node port whose forward half is not its flow */
+	WEIR_DROP_NO_ROUTE,		 /* forwarded by the uplink program: the FIB has no route */
 	WEIR_DROP_REASON_MAX,
 };
 
@@ -692,6 +729,10 @@ static const char *const weir_drop_reason_names[WEIR_DROP_REASON_MAX] = {
 	[WEIR_DROP_HTTP_MIDSTREAM] = "http_midstream",
 	[WEIR_DROP_HTTP_SYN_DATA] = "http_syn_data",
 	[WEIR_DROP_HTTP_BODY_TOO_LARGE] = "http_body_too_large",
+	[WEIR_DROP_ENDPOINT_PENDING] = "endpoint_pending",
+	[WEIR_DROP_MASQUERADE_QUOTA] = "masquerade_quota",
+	[WEIR_DROP_MASQUERADE_ORPHAN_REPLY] = "masquerade_orphan_reply",
+	[WEIR_DROP_NO_ROUTE] = "no_route",
 };
 
 static const char *const weir_http_method_names[WEIR_HTTP_METHOD_MAX] = {

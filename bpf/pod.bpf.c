@@ -22,6 +22,8 @@
 #include "lib/lb.h"
 #include "lib/masquerade.h"
 #include "lib/http.h"
+#include "lib/pending.h"
+#include "lib/forward.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -220,7 +222,7 @@ static __noinline int admit_new_connection(struct __sk_buff *skb, struct packet 
  * address (rewritten to the pod only after enforcement). */
 static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet, enum hook hook,
 				   const struct weir_endpoint *source,
-				   const struct weir_endpoint *destination,
+				   const struct weir_endpoint *destination, __u8 pending,
 				   const struct service_nat *nat, struct reverse_nat *reverse)
 {
 	__u64 now = bpf_ktime_get_ns();
@@ -240,6 +242,15 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 			 (!from_pod || packet->destination != bpf_htonl(WEIR_HAIRPIN_ADDRESS)
 				  ? CT_KNOW_RECEIVER
 				  : 0));
+	/* Before conntrack has a say: an entry of the address's previous owner opens nothing. */
+	if (pending && !pending_gate_allows(packet, pending, hook == HOOK_TO_POD, tracked.status)) {
+		__u8 source_side = (pending & PENDING_DESTINATION) == 0;
+		return drop_packet(packet, source_side ? source_endpoint_id : destination_endpoint_id,
+				   WEIR_DROP_ENDPOINT_PENDING,
+				   source_side ? WEIR_DIRECTION_EGRESS : WEIR_DIRECTION_INGRESS,
+				   identity_of(source_side ? packet->destination : packet->source),
+				   0);
+	}
 	if (tracked.status == CT_RELATED) {
 		metrics_count(WEIR_COUNTER_CT_RELATED);
 		return CONTINUE;
@@ -405,7 +416,10 @@ int from_pod(struct __sk_buff *skb)
 
 	destination = local_endpoint_by_address(packet.destination);
 
-	verdict = enforce(skb, &packet, HOOK_FROM_POD, source, destination, &nat, &reverse);
+	verdict = enforce(skb, &packet, HOOK_FROM_POD, source, destination,
+			  (endpoint_is_pending(source) ? PENDING_SOURCE : 0) |
+				  (endpoint_is_pending(destination) ? PENDING_DESTINATION : 0),
+			  &nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (reverse.address) {
@@ -431,9 +445,25 @@ int from_pod(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/* A NodePort request for a backend on another node leaves with this node's address, so the
+ * reply comes back here (TC_ACT_OK: translated, or no uplink to translate to). A function of its
+ * own, to keep its state off from_uplink's stack. */
+static __attribute__((noinline)) int node_port_forward(struct __sk_buff *skb, struct packet *packet)
+{
+	__u32 ifindex = skb->ifindex;
+	struct weir_uplink *uplink = bpf_map_lookup_elem(&uplinks, &ifindex);
+
+	if (!uplink)
+		return TC_ACT_OK;
+	return masquerade_egress(skb, packet, uplink, 0);
+}
+
 /* On the node's uplink (TC ingress): traffic from outside to a NodePort is translated to a
  * backend and judged by that backend's ingress policy, with the client's identity (world,
- * or what the ipcache says). Everything else goes on to the host stack untouched. */
+ * or what the ipcache says). A backend on another node gets the request from this node's
+ * address (masquerade pair), so its reply comes back here: restored to the client and to the
+ * nodeIP:nodePort it addressed (the connection's conntrack entry remembers it), it goes straight
+ * back out. Everything else goes on to the host stack untouched. */
 SEC("tc")
 int from_uplink(struct __sk_buff *skb)
 {
@@ -442,7 +472,7 @@ int from_uplink(struct __sk_buff *skb)
 	struct service_nat nat = {};
 	struct reverse_nat reverse = {};
 	struct weir_endpoint *destination;
-	int verdict;
+	int verdict, node_port_reply = 0;
 
 	if (parsed != PARSE_IPV4 || packet.is_later_fragment)
 		return TC_ACT_OK; /* the host's own traffic: not weir's to judge */
@@ -454,27 +484,61 @@ int from_uplink(struct __sk_buff *skb)
 	    local_endpoint_by_address(packet.source))
 		return drop_packet(&packet, 0, WEIR_DROP_SPOOFED_SOURCE_IP, WEIR_DIRECTION_INGRESS,
 				   0, 0);
-	if ((packet.protocol == IPPROTO_TCP || packet.protocol == IPPROTO_UDP) &&
-	    masquerade_ingress(skb, &packet) != 0)
-		return TC_ACT_OK; /* a reply to a pod: the host routes it, to_pod judges it */
-	switch (service_translate(skb, &packet, &nat, bpf_ktime_get_ns())) {
-	case SERVICE_NONE:
-		return TC_ACT_OK;
-	case SERVICE_NO_BACKEND:
-		drop_packet(&packet, 0, WEIR_DROP_NO_SERVICE_BACKEND, WEIR_DIRECTION_INGRESS, 0, 0);
-		return TC_ACT_SHOT;
-	case SERVICE_FAILED:
-		return drop_packet(&packet, 0, WEIR_DROP_MALFORMED, WEIR_DIRECTION_INGRESS, 0, 0);
-	default:
-		break;
+	if (packet.protocol == IPPROTO_TCP || packet.protocol == IPPROTO_UDP) {
+		switch (masquerade_ingress(skb, &packet)) {
+		case MASQUERADE_NOT_OURS:
+			break;
+		case MASQUERADE_ORPHAN:
+			return drop_packet(&packet, 0, WEIR_DROP_MASQUERADE_ORPHAN_REPLY,
+					   WEIR_DIRECTION_INGRESS, identity_of(packet.source), 0);
+		case MASQUERADE_FAILED:
+			return drop_packet(&packet, 0, WEIR_DROP_MALFORMED, WEIR_DIRECTION_INGRESS,
+					   0, 0);
+		default:
+			if (local_endpoint_by_address(packet.destination))
+				return TC_ACT_OK; /* a reply to a pod: routed, judged by to_pod */
+			node_port_reply = 1;
+			break;
+		}
+	}
+	if (!node_port_reply) {
+		switch (service_translate(skb, &packet, &nat, bpf_ktime_get_ns())) {
+		case SERVICE_NONE:
+			return TC_ACT_OK;
+		case SERVICE_NO_BACKEND:
+			drop_packet(&packet, 0, WEIR_DROP_NO_SERVICE_BACKEND, WEIR_DIRECTION_INGRESS,
+				    0, 0);
+			return TC_ACT_SHOT;
+		case SERVICE_FAILED:
+			return drop_packet(&packet, 0, WEIR_DROP_MALFORMED, WEIR_DIRECTION_INGRESS,
+					   0, 0);
+		default:
+			break;
+		}
 	}
 	destination = local_endpoint_by_address(packet.destination);
-	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination, &nat, &reverse);
+	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination,
+			  endpoint_is_pending(destination) ? PENDING_DESTINATION : 0, &nat, &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
+	if (node_port_reply) {
+		/* Its source becomes the nodeIP:nodePort the client addressed; straight back out.
+		 * Without its connection's entry it would leave with the backend's address. */
+		if (!reverse.address)
+			return drop_packet(&packet, 0, WEIR_DROP_CT_INVALID, WEIR_DIRECTION_INGRESS,
+					   identity_of(packet.source), 0);
+		if (nat_rewrite(skb, &packet, 0, reverse.address, reverse.port) < 0)
+			return TC_ACT_SHOT;
+		metrics_count(WEIR_COUNTER_SERVICE_REPLY_TRANSLATED);
+		return forward_by_fib(skb, &packet);
+	}
 	if (destination) {
 		endpoint_account(destination, 0, packet.length);
 		return deliver_to_local_pod(skb, &packet, destination);
+	}
+	if (nat.translated) {
+		verdict = node_port_forward(skb, &packet);
+		return verdict == TC_ACT_OK ? forward_by_fib(skb, &packet) : verdict;
 	}
 	return TC_ACT_OK;
 }
@@ -499,7 +563,7 @@ int to_uplink(struct __sk_buff *skb)
 	uplink = bpf_map_lookup_elem(&uplinks, &ifindex);
 	if (!uplink)
 		return TC_ACT_OK;
-	return masquerade_egress(skb, &packet, uplink);
+	return masquerade_egress(skb, &packet, uplink, source->endpoint_id);
 }
 
 SEC("tc")
@@ -532,7 +596,9 @@ int to_pod(struct __sk_buff *skb)
 				   WEIR_DROP_FRAGMENT_WITHOUT_FIRST, WEIR_DIRECTION_INGRESS, 0, 0);
 
 	/* From the host or another node: only the destination's ingress policy is ours. */
-	verdict = enforce(skb, &packet, HOOK_TO_POD, 0, destination, &no_nat, &reverse);
+	verdict = enforce(skb, &packet, HOOK_TO_POD, 0, destination,
+			  endpoint_is_pending(destination) ? PENDING_DESTINATION : 0, &no_nat,
+			  &reverse);
 	if (verdict != CONTINUE)
 		return verdict;
 	if (reverse.address) {

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "ipam.h"
 #include "pod_wiring.h"
+#include "policy_wait.h"
 #include "result.h"
 
 int cmd_add(const struct cni_config *config, const struct cni_environment *env,
@@ -34,7 +35,10 @@ int cmd_add(const struct cni_config *config, const struct cni_environment *env,
 		return cni_error_set(err, CNI_ERR_IO, "allocate an address: %s", errbuf);
 	pod_wiring_test_kill_point("allocated");
 
-	if (pod_wiring_create(config, env, &subnet, address, &record, err) < 0) {
+	/* A pod whose policy the agent has not written in time is taken down again: the runtime
+	 * retries later, and no pod runs with a network nobody enforces. */
+	if (pod_wiring_create(config, env, &subnet, address, &record, err) < 0 ||
+	    policy_wait_released(config, &record, err) < 0) {
 		struct cni_error cleanup_err;
 		/* Nothing may stay behind a failed ADD, not even the address. */
 		if (ipam_open_locked(&ipam, config->state_dir, errbuf, sizeof(errbuf)) == 0) {

@@ -77,6 +77,9 @@ static void check_host_side(const struct cni_config *config, const struct endpoi
 	else if (endpoint.host_ifindex != (uint32_t)host_link.ifindex ||
 		 memcmp(endpoint.pod_mac, previous->pod_mac, 6) != 0)
 		differ(found, "endpoints map entry for %s points at another interface", address);
+	else if (endpoint.flags & WEIR_ENDPOINT_FLAG_PENDING)
+		differ(found, "endpoint %s is still pending: weir-agent has not written its policy, "
+			      "the pod is closed", address);
 	datapath_close(&datapath);
 
 	int from_pod_fd = datapath_program_open(config->bpffs, WEIR_PROG_FROM_POD, errbuf,

@@ -76,7 +76,7 @@ static int parse_weir_fields(cJSON *document, struct cni_config *config, struct 
 {
 	char subnet_text[64] = "", log_level_text[16] = "";
 	char errbuf[256];
-	cJSON *mtu;
+	cJSON *mtu, *policy_wait;
 
 	if (copy_string_field(document, "subnet", subnet_text, sizeof(subnet_text), false, err))
 		return -1;
@@ -123,6 +123,17 @@ static int parse_weir_fields(cJSON *document, struct cni_config *config, struct 
 					     "mtu must be an integer from 576 to 65535");
 		config->mtu = mtu->valueint;
 	}
+	policy_wait = cJSON_GetObjectItemCaseSensitive(document, "policyWaitMs");
+	if (policy_wait) {
+		if (!cJSON_IsNumber(policy_wait) ||
+		    !(policy_wait->valuedouble >= 0 &&
+		      policy_wait->valuedouble <= WEIR_POLICY_WAIT_MAX_MS) ||
+		    policy_wait->valuedouble != (double)(int)policy_wait->valuedouble)
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+					     "policyWaitMs must be an integer from 0 to %d",
+					     WEIR_POLICY_WAIT_MAX_MS);
+		config->policy_wait_ms = policy_wait->valueint;
+	}
 	return 0;
 }
 
@@ -135,6 +146,7 @@ int cni_config_parse(const char *text, struct cni_config *config, struct cni_err
 	strcpy(config->bpffs, WEIR_DEFAULT_BPFFS);
 	strcpy(config->state_dir, WEIR_DEFAULT_STATE_DIR);
 	config->mtu = WEIR_DEFAULT_MTU;
+	config->policy_wait_ms = WEIR_DEFAULT_POLICY_WAIT_MS;
 	config->log_level = LOG_LEVEL_INFO;
 
 	if (!text || !*text)

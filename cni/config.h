@@ -16,6 +16,10 @@
 #define WEIR_DEFAULT_STATE_DIR "/var/lib/weir"
 #define WEIR_DEFAULT_MTU 1500
 #define WEIR_IFNAME_MAX 15
+/* How long ADD waits for the agent to write a new pod's policy and release it (0: not at all,
+ * the pod stays closed until the agent releases it); past it ADD fails with code 11. */
+#define WEIR_DEFAULT_POLICY_WAIT_MS 5000
+#define WEIR_POLICY_WAIT_MAX_MS 120000
 
 enum cni_command {
 	CNI_COMMAND_ADD,
@@ -34,6 +38,7 @@ struct cni_config {
 	char bpffs[256];
 	char state_dir[256];
 	int mtu;
+	int policy_wait_ms;
 	char log_file[256];
 	enum log_level log_level;
 	cJSON *document;     /* the whole config, owned */

@@ -215,7 +215,7 @@ static int endpoint_generation_new(uint32_t *generation, struct cni_error *err)
 
 /* Test hook: WEIR_CNI_TEST_KILL_AT=<step> kills the plugin right after that step of ADD, as
  * a runtime's timeout or an OOM kill would, so tests can prove DEL and GC clean up whatever a
- * dead ADD left. Steps: allocated, veth, pod-side, host-routes, programs, endpoint, record. */
+ * dead ADD left. Steps: allocated, veth, pod-side, programs, host-routes, endpoint, record. */
 static void test_kill_point(const char *step)
 {
 	const char *wanted = getenv("WEIR_CNI_TEST_KILL_AT");
@@ -294,6 +294,10 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 	test_kill_point("pod-side");
 	if (host_forwarding_enable(record->host_ifname, err) < 0)
 		goto out;
+	/* Programs before the route: no packet may reach the pod through a veth nobody judges. */
+	if (attach_programs(config, host_link.ifindex, err) < 0)
+		goto out;
+	test_kill_point("programs");
 	if (route_replace(sock, address, 32, 0, host_link.ifindex, errbuf, sizeof(errbuf)) < 0 ||
 	    neighbour_replace_permanent(sock, host_link.ifindex, address, record->pod_mac, errbuf,
 					sizeof(errbuf)) < 0) {
@@ -301,9 +305,6 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 		goto out;
 	}
 	test_kill_point("host-routes");
-	if (attach_programs(config, host_link.ifindex, err) < 0)
-		goto out;
-	test_kill_point("programs");
 
 	memset(&endpoint, 0, sizeof(endpoint));
 	if (endpoint_generation_new(&endpoint.generation, err) < 0)
@@ -312,7 +313,8 @@ int pod_wiring_create(const struct cni_config *config, const struct cni_environm
 	memcpy(endpoint.pod_mac, record->pod_mac, 6);
 	memcpy(endpoint.host_mac, record->host_mac, 6);
 	endpoint.endpoint_id = record->endpoint_id;
-	endpoint.flags = WEIR_ENDPOINT_FLAG_LOCAL;
+	/* Closed until the agent has written the pod's policy and releases it. */
+	endpoint.flags = WEIR_ENDPOINT_FLAG_LOCAL | WEIR_ENDPOINT_FLAG_PENDING;
 	if (datapath_endpoint_upsert(&datapath, address, &endpoint, errbuf, sizeof(errbuf)) < 0) {
 		cni_error_set(err, WEIR_ERR_KERNEL, "%s", errbuf);
 		goto out;

@@ -260,6 +260,33 @@ int datapath_endpoint_delete(struct datapath *datapath, uint32_t ipv4, uint32_t 
 	return 0;
 }
 
+int datapath_endpoint_release(struct datapath *datapath, uint32_t ipv4, uint32_t host_ifindex,
+			      uint32_t identity, char *errbuf, size_t errlen)
+{
+	struct weir_endpoint_key key = { .ipv4 = htonl(ipv4) };
+	struct weir_endpoint current;
+	char address[16];
+
+	if (bpf_map_lookup_elem(datapath->endpoints_fd, &key, &current) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (current.host_ifindex != host_ifindex ||
+	    !(current.flags & WEIR_ENDPOINT_FLAG_PENDING))
+		return 0;
+	current.flags &= ~WEIR_ENDPOINT_FLAG_PENDING;
+	current.identity = identity;
+	/* BPF_EXIST: a DEL meanwhile must not be undone. */
+	if (bpf_map_update_elem(datapath->endpoints_fd, &key, &current, BPF_EXIST) < 0) {
+		int err = -errno;
+		if (errno == ENOENT)
+			return 0;
+		snprintf(errbuf, errlen, "release endpoint %s (endpoint %u): %s",
+			 inet_ntop(AF_INET, &key.ipv4, address, sizeof(address)),
+			 current.endpoint_id, strerror(errno));
+		return err;
+	}
+	return 1;
+}
+
 int datapath_endpoint_stats(struct datapath *datapath, uint32_t endpoint_id,
 			    struct weir_endpoint_stats *total)
 {

@@ -60,6 +60,12 @@ int datapath_endpoint_lookup(struct datapath *datapath, uint32_t ipv4,
  * entries are not an error. */
 int datapath_endpoint_delete(struct datapath *datapath, uint32_t ipv4, uint32_t host_ifindex,
 			     char *errbuf, size_t errlen);
+/* Clears the endpoint's pending flag and records its identity, but only when the entry still
+ * belongs to host_ifindex (a new pod on the address stays pending). Returns 1 when it released
+ * it now, 0 when it was not pending (or belongs to another interface, or is gone), negative
+ * on error with errbuf filled. */
+int datapath_endpoint_release(struct datapath *datapath, uint32_t ipv4, uint32_t host_ifindex,
+			      uint32_t identity, char *errbuf, size_t errlen);
 /* Sums the per-CPU counters of one endpoint. */
 int datapath_endpoint_stats(struct datapath *datapath, uint32_t endpoint_id,
 			    struct weir_endpoint_stats *total);
@@ -144,5 +150,10 @@ int datapath_backend_delete(struct datapath *datapath, uint32_t backend_id);
 
 /* Counts ct entries. */
 int datapath_ct_count(struct datapath *datapath, uint32_t *count);
+/* Removes every ct entry whose source or destination is one of addresses (host byte order):
+ * a pod new on an address inherits no connection of the address's earlier life. Returns the
+ * number removed, or negative with errbuf filled. */
+int datapath_ct_forget_addresses(struct datapath *datapath, const uint32_t *addresses,
+				 size_t count, char *errbuf, size_t errlen);
 
 #endif

@@ -217,3 +217,48 @@ int datapath_ct_count(struct datapath *datapath, uint32_t *count)
 	}
 	return 0;
 }
+
+static bool address_listed(uint32_t address_be, const uint32_t *addresses, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (htonl(addresses[i]) == address_be)
+			return true;
+	}
+	return false;
+}
+
+int datapath_ct_forget_addresses(struct datapath *datapath, const uint32_t *addresses,
+				 size_t count, char *errbuf, size_t errlen)
+{
+	struct weir_ct_key key, next, *doomed = NULL;
+	size_t doomed_count = 0, doomed_capacity = 0;
+	void *previous = NULL;
+	int removed = 0;
+
+	/* Collected first: deleting under get_next_key would restart the walk. */
+	while (bpf_map_get_next_key(datapath->ct_fd, previous, &next) == 0) {
+		key = next;
+		previous = &key;
+		if (!address_listed(key.source, addresses, count) &&
+		    !address_listed(key.destination, addresses, count))
+			continue;
+		if (doomed_count == doomed_capacity) {
+			size_t capacity = doomed_capacity ? doomed_capacity * 2 : 64;
+			struct weir_ct_key *grown = realloc(doomed, capacity * sizeof(*grown));
+			if (!grown) {
+				free(doomed);
+				snprintf(errbuf, errlen, "forget conntrack entries: out of memory");
+				return -ENOMEM;
+			}
+			doomed = grown;
+			doomed_capacity = capacity;
+		}
+		doomed[doomed_count++] = key;
+	}
+	for (size_t i = 0; i < doomed_count; i++) {
+		if (bpf_map_delete_elem(datapath->ct_fd, &doomed[i]) == 0)
+			removed++;
+	}
+	free(doomed);
+	return removed;
+}

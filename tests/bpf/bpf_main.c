@@ -26,6 +26,8 @@ int main(int argc, char **argv)
 	failed += test_run_all("bpf_hostile", hostile_tests, hostile_tests_count, filter);
 	failed += test_run_all("bpf_http_hostile", http_hostile_tests, http_hostile_tests_count,
 			       filter);
+	failed += test_run_all("bpf_pending", pending_tests, pending_tests_count, filter);
+	failed += test_run_all("bpf_masquerade", masquerade_tests, masquerade_tests_count, filter);
 	fixture_teardown();
 	return failed ? 1 : 0;
 }

@@ -161,8 +161,9 @@ struct run_result run_frame(enum program program, const uint8_t *frame, size_t l
 	struct __sk_buff context = { .ifindex = TEST_IFINDEX,
 				     .ingress_ifindex = fixture_ingress_ifindex };
 	struct bpf_program *prog = program == FROM_POD	  ? skeleton->progs.from_pod
-				   : program == TO_POD ? skeleton->progs.to_pod
-						       : skeleton->progs.from_uplink;
+				   : program == TO_POD	  ? skeleton->progs.to_pod
+				   : program == FROM_UPLINK ? skeleton->progs.from_uplink
+							    : skeleton->progs.to_uplink;
 	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame,
 			    .data_size_in = (__u32)length, .data_out = result.frame,
 			    .data_size_out = sizeof(result.frame), .ctx_in = &context,
@@ -180,6 +181,11 @@ struct run_result run_spec(enum program program, const struct packet_spec *spec)
 	size_t length = packet_build(frame, sizeof(frame), spec);
 
 	return run_frame(program, frame, length);
+}
+
+int fixture_map_fd(const char *name)
+{
+	return bpf_object__find_map_fd_by_name(skeleton->obj, name);
 }
 
 uint64_t counter(enum weir_counter which)

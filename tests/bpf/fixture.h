@@ -30,7 +30,7 @@
 extern const uint8_t MAC_A[6], MAC_B[6], HOST_MAC_A[6], HOST_MAC_B[6], MAC_ROUTER[6];
 extern struct datapath datapath;
 
-enum program { FROM_POD, TO_POD, FROM_UPLINK };
+enum program { FROM_POD, TO_POD, FROM_UPLINK, TO_UPLINK };
 
 /* The interface a packet entered the node through, as skb->ingress_ifindex shows it to the
  * programs: 0 (the default) for a packet the host stack made, non-zero for one it forwards. */
@@ -50,6 +50,9 @@ void fixture_teardown(void);
 /* Builds the frame from spec and runs it through the program. */
 struct run_result run_spec(enum program program, const struct packet_spec *spec);
 struct run_result run_frame(enum program program, const uint8_t *frame, size_t length);
+
+/* The fd of one of the datapath's maps, by name. */
+int fixture_map_fd(const char *name);
 
 uint64_t counter(enum weir_counter which);
 uint64_t drops_of(uint32_t endpoint_id, enum weir_drop_reason reason, uint8_t direction);

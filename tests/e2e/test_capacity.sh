@@ -272,7 +272,12 @@ test_policy_full_keeps_written_entries_and_recovers() {
 # change revokes is revoked, even though the entries the change adds cannot be written.
 test_policy_full_fails_closed() {
     capacity_node
-    pod_create d; ip_d=$POD_IP
+    # d's Pod object is published after its ADD (it needs d's address), in a namespace with
+    # policies: ADD must not wait for it (policyWaitMs 0); d opens once the agent knows it.
+    netns_add "$TEST_ID-d"
+    cni ADD c-d d eth0 "$(net_config policyWaitMs=0)"
+    [ "$CNI_RC" = 0 ] || fail "ADD d failed: $CNI_OUT $(cat "$WORK/err")"
+    ip_d=$(json_get "$CNI_OUT" 'd["ips"][0]["address"].split("/")[0]')
     in_pod d "$PYTHON" "$FAULTS_DIR/traffic.py" server 8080 >/dev/null 2>&1 &
     write_manifest pods.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
         $(pod_manifest a "$ip_a" '{"app":"client"}'),

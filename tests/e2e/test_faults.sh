@@ -641,7 +641,7 @@ PY
 
 # --- weir-cni killed at every step of ADD -----------------------------------------------------
 
-CNI_KILL_STEPS="allocated veth pod-side host-routes programs endpoint record"
+CNI_KILL_STEPS="allocated veth pod-side programs host-routes endpoint record"
 
 # cni_with_env VAR=VALUE COMMAND CONTAINER POD IFNAME [CONFIG]: the lib's cni with one more
 # variable in the plugin's (otherwise empty) environment.
@@ -668,8 +668,8 @@ partial_state() {
 expected_partial_state() { # step
     case $1 in
     allocated) echo "1 0 0 0 0" ;;
-    veth | pod-side) echo "1 1 0 0 0" ;;
-    host-routes | programs) echo "1 1 1 0 0" ;;
+    veth | pod-side | programs) echo "1 1 0 0 0" ;;
+    host-routes) echo "1 1 1 0 0" ;;
     endpoint) echo "1 1 1 1 0" ;;
     record) echo "1 1 1 1 1" ;;
     esac

@@ -49,8 +49,9 @@ mn_node_object() { # node index
         kapi create - >/dev/null
 }
 
-mn_agent_start() { # node
+mn_agent_start() { # node [extra agent flags...]
     local node=$1 dir="$WORK/$1"
+    shift
     mkdir -p "$dir/state" "$dir/cni"
     MN_BPFFS[$node]="$dir/bpf"
     MN_STATE[$node]="$dir/state"
@@ -58,7 +59,7 @@ mn_agent_start() { # node
     EXTRA_MOUNTS+=("$dir/bpf")
     nsenter --net="/var/run/netns/$TEST_ID-$node" "$WEIR_AGENT" --node-name "$TEST_ID-$node" \
         --kubeconfig "$WORK/api/kubeconfig" --bpffs "$dir/bpf" --state-dir "$dir/state" \
-        --cni-conf-dir "$dir/cni" >>"$dir/agent.log" 2>&1 &
+        --cni-conf-dir "$dir/cni" "$@" >>"$dir/agent.log" 2>&1 &
     MN_PID[$node]=$!
     EXTRA_PIDS+=("$!")
     local i
@@ -249,4 +250,114 @@ JSON
     assert_eq "$denied" 1 "the refusal counted at b's ingress"
     got=$(in_pod a curl -sS --max-time 3 "http://$ip_b:8081/hello") || fail "GET /hello after a refusal: $got"
     assert_eq "$got" "hello from b" "a new connection works after the refusal"
+}
+
+# ---- NodePort from outside the cluster, backends on either node ---------------------------------
+
+# The underlay as a switch: a bridge in its own namespace with n1 (.1), n2 (.2) and an outside
+# client (.9, namespace "outside") on one L2, so any host answers any other directly.
+mn_switched_underlay() {
+    mkdir -p "$WORK"
+    netns_add "$TEST_ID-sw"
+    netns_add "$TEST_ID-n1"
+    netns_add "$TEST_ID-n2"
+    netns_add "$TEST_ID-outside"
+    mn_in sw ip link add br0 type bridge
+    mn_in sw ip link set br0 up
+    MN_ADDRESS[n1]=192.168.100.1
+    MN_ADDRESS[n2]=192.168.100.2
+    MN_ADDRESS[outside]=192.168.100.9
+    local host
+    for host in n1 n2 outside; do
+        ip link add "p$TEST_ID" type veth peer name "q$TEST_ID"
+        ip link set "p$TEST_ID" netns "$TEST_ID-sw"
+        ip link set "q$TEST_ID" netns "$TEST_ID-$host"
+        mn_in sw ip link set "p$TEST_ID" name "to-$host" master br0 up
+        mn_in "$host" ip link set "q$TEST_ID" name underlay0
+        mn_in "$host" ip addr add "${MN_ADDRESS[$host]}/24" dev underlay0
+        mn_in "$host" ip link set underlay0 up
+    done
+}
+
+# who_server POD: answers every TCP connection on 8080 with "<pod> <the client address it sees>".
+who_server() {
+    in_pod "$1" python3 -c '
+import socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", 8080))
+server.listen(64)
+while True:
+    conn, peer = server.accept()
+    conn.sendall(("%s %s\n" % (sys.argv[1], peer[0])).encode())
+    conn.close()
+' "$1" >/dev/null 2>&1 &
+    local i
+    for i in $(seq 1 100); do
+        [ "$(in_pod "$1" ss -H -ltn 'sport = :8080' | wc -l)" -ge 1 ] && return 0
+        sleep 0.05
+    done
+    fail "server in $1 did not start"
+}
+
+# outside_get ADDRESS PORT: what the outside client reads, and the address:port it talked to.
+outside_get() {
+    mn_in outside python3 -c '
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+    line = s.makefile().readline().strip()
+    print("%s from %s:%d" % ((line,) + s.getpeername()))
+except Exception as error:
+    print(type(error).__name__)
+' "$1" "$2"
+}
+
+node_port_service() { # name nodePort trafficPolicy endpoints-json
+    cat <<JSON
+{"apiVersion":"v1","kind":"List","items":[
+ {"apiVersion":"v1","kind":"Service","metadata":{"namespace":"e2e","name":"$1"},
+  "spec":{"type":"NodePort","externalTrafficPolicy":"$3","clusterIP":"10.96.55.$(($2 - 30000))",
+          "ports":[{"name":"tcp","port":80,"targetPort":8080,"nodePort":$2,"protocol":"TCP"}]}},
+ {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","addressType":"IPv4",
+  "metadata":{"namespace":"e2e","name":"$1-1","labels":{"kubernetes.io/service-name":"$1"}},
+  "ports":[{"name":"tcp","port":8080,"protocol":"TCP"}],"endpoints":$4}]}
+JSON
+}
+
+test_node_port_from_outside_with_backends_on_either_node() {
+    mn_switched_underlay
+    mn_api_server
+    echo '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"e2e"}}' | kapi create - >/dev/null
+    mn_node_object n1 1
+    mn_node_object n2 2
+    mn_agent_start n1 --devices underlay0
+    mn_agent_start n2 --devices underlay0
+    mn_pod n1 a '{"app":"a"}'; ip_a=$POD_IP
+    mn_pod n2 b '{"app":"b"}'; ip_b=$POD_IP
+    who_server a
+    who_server b
+    local on_a on_b
+    on_a="{\"addresses\":[\"$ip_a\"],\"nodeName\":\"$TEST_ID-n1\",\"conditions\":{\"ready\":true}}"
+    on_b="{\"addresses\":[\"$ip_b\"],\"nodeName\":\"$TEST_ID-n2\",\"conditions\":{\"ready\":true}}"
+    mn_settle kapi create - <<<"$(node_port_service remote 30080 Cluster "[$on_b]")"
+    mn_settle kapi create - <<<"$(node_port_service local 30081 Local "[$on_a, $on_b]")"
+
+    # Cluster, the backend on the other node: answered as n1:30080, b sees n1 as its client.
+    assert_eq "$(outside_get 192.168.100.1 30080)" "b 192.168.100.1 from 192.168.100.1:30080" \
+        "outside -> n1:30080 (Cluster) -> b on n2"
+    assert_eq "$(outside_get 192.168.100.1 30080)" "b 192.168.100.1 from 192.168.100.1:30080" \
+        "a second connection the same way"
+    # The backend's own node serves it directly, keeping nothing of the other path.
+    assert_eq "$(outside_get 192.168.100.2 30080)" "b 192.168.100.9 from 192.168.100.2:30080" \
+        "outside -> n2:30080 -> b on n2"
+
+    # Local: only the addressed node's backends, and they see the client's own address.
+    local i
+    for i in 1 2 3 4 5 6; do
+        assert_eq "$(outside_get 192.168.100.1 30081)" "a 192.168.100.9 from 192.168.100.1:30081" \
+            "outside -> n1:30081 (Local), connection $i"
+        assert_eq "$(outside_get 192.168.100.2 30081)" "b 192.168.100.9 from 192.168.100.2:30081" \
+            "outside -> n2:30081 (Local), connection $i"
+    done
 }

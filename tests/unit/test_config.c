@@ -38,6 +38,7 @@ static void parses_full_config_with_defaults(void)
 	ASSERT_STR_EQ(config.bpffs, "/sys/fs/bpf/weir", "default bpffs");
 	ASSERT_STR_EQ(config.state_dir, "/var/lib/weir", "default stateDir");
 	ASSERT_EQ(config.mtu, 1500, "default mtu");
+	ASSERT_EQ(config.policy_wait_ms, WEIR_DEFAULT_POLICY_WAIT_MS, "default policyWaitMs");
 	ASSERT_EQ(config.log_level, LOG_LEVEL_INFO, "default logLevel");
 	cni_config_free(&config);
 }
@@ -49,10 +50,11 @@ static void accepts_older_versions_and_overrides(void)
 
 	ASSERT_EQ(cni_config_parse("{\"cniVersion\":\"0.4.0\",\"name\":\"n\",\"type\":\"weir-cni\","
 				   "\"mtu\":9000,\"bpffs\":\"/x/bpf\",\"stateDir\":\"/x/s\","
-				   "\"logLevel\":\"debug\",\"unknownKey\":[1,2]}",
+				   "\"logLevel\":\"debug\",\"policyWaitMs\":0,\"unknownKey\":[1,2]}",
 				   &config, &err),
 		  0, "parse 0.4.0");
 	ASSERT_EQ(config.mtu, 9000, "mtu");
+	ASSERT_EQ(config.policy_wait_ms, 0, "policyWaitMs 0: do not wait");
 	ASSERT_STR_EQ(config.bpffs, "/x/bpf", "bpffs");
 	ASSERT_STR_EQ(config.state_dir, "/x/s", "stateDir");
 	ASSERT_EQ(config.log_level, LOG_LEVEL_DEBUG, "logLevel");
@@ -90,6 +92,12 @@ static void rejects_bad_configs(void)
 			   CNI_ERR_INVALID_CONFIG, "mtu");
 	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"mtu\":\"1500\"}",
 			   CNI_ERR_INVALID_CONFIG, "mtu");
+	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"policyWaitMs\":-1}",
+			   CNI_ERR_INVALID_CONFIG, "policyWaitMs");
+	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"policyWaitMs\":1.5}",
+			   CNI_ERR_INVALID_CONFIG, "policyWaitMs");
+	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"policyWaitMs\":9e9}",
+			   CNI_ERR_INVALID_CONFIG, "policyWaitMs");
 	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"logLevel\":\"loud\"}",
 			   CNI_ERR_INVALID_CONFIG, "loud");
 	parse_expect_error("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"bpffs\":\"relative\"}",
