@@ -18,6 +18,8 @@ int main(int argc, char **argv)
 	failed += test_run_all("bpf_conntrack", conntrack_tests, conntrack_tests_count, filter);
 	failed += test_run_all("bpf_services", service_tests, service_tests_count, filter);
 	failed += test_run_all("bpf_http", http_tests, http_tests_count, filter);
+	failed += test_run_all("bpf_differential", differential_tests, differential_tests_count,
+			       filter);
 	fixture_teardown();
 	return failed ? 1 : 0;
 }

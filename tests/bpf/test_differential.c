@@ -1,0 +1,568 @@
+/* The differential test (issue 15): thousands of generated sequences run through the real
+ * from_pod/to_pod programs; the reference model says which packets must never be delivered
+ * (and, on plain cases, which must). A violation is shrunk to a minimal reproducer, printed
+ * with its seed and classified by bypass class.
+ *
+ * Environment:
+ *   WEIR_DIFF_SEQUENCES=N   sequences per run (default 3000; `make fuzz` runs many more)
+ *   WEIR_DIFF_SEED=S        first seed (default 1; sequence i uses S + i)
+ *   WEIR_DIFF_REPLAY=S      run only seed S and print every step with both verdicts
+ *   WEIR_DIFF_KNOWN=class:branch,...   a class of bypass being fixed on another branch: its
+ *                           violations are logged and counted as "known bypass, fixed on
+ *                           branch X", not failed (only until that branch is merged)
+ *   WEIR_DIFF_SECONDS=T     stop starting sequences after T seconds (0: no limit) */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+
+#include "differential.h"
+#include "fixture.h"
+#include "suites.h"
+
+#define REPORTED_MAX 6 /* reproducers printed per class and run */
+
+struct known_class {
+	enum diff_class class;
+	char branch[64];
+};
+
+struct violation {
+	bool found;
+	size_t step;
+	enum diff_class class;
+	char reason[160];
+	int verdict;
+};
+
+struct run_stats {
+	size_t sequences, packets, delivered, denied_asserted, must_asserted;
+	size_t violations[DIFF_CLASS_COUNT];
+	size_t known[DIFF_CLASS_COUNT];
+};
+
+static struct known_class known[DIFF_CLASS_COUNT];
+static size_t known_count;
+
+static void known_parse(void)
+{
+	const char *text = getenv("WEIR_DIFF_KNOWN");
+	char copy[1024], *save = NULL;
+
+	known_count = 0;
+	if (!text)
+		return;
+	snprintf(copy, sizeof(copy), "%s", text);
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':');
+		enum diff_class class;
+
+		if (colon)
+			*colon = 0;
+		class = diff_class_by_name(item);
+		if (class == DIFF_CLASS_NONE) {
+			fprintf(stderr, "    WEIR_DIFF_KNOWN: no bypass class \"%s\"\n", item);
+			continue;
+		}
+		known[known_count].class = class;
+		snprintf(known[known_count].branch, sizeof(known[known_count].branch), "%s",
+			 colon ? colon + 1 : "?");
+		known_count++;
+	}
+}
+
+static const char *known_branch(enum diff_class class)
+{
+	for (size_t i = 0; i < known_count; i++)
+		if (known[i].class == class)
+			return known[i].branch;
+	return NULL;
+}
+
+/* ---- the datapath side ---- */
+
+static int map_clear(int fd)
+{
+	uint8_t key[64], next[64];
+
+	while (bpf_map_get_next_key(fd, NULL, next) == 0) {
+		memcpy(key, next, sizeof(key));
+		if (bpf_map_delete_elem(fd, key) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int http_rule_write(const struct diff_world *world, uint32_t index,
+			   const struct diff_http_rule *http)
+{
+	struct weir_http_rule_key key = { .rule_id = world->http_rule_set, .index = index };
+	struct weir_http_rule rule = { 0 };
+	size_t length = strlen(http->path);
+
+	if (http->method) {
+		rule.match |= WEIR_HTTP_MATCH_METHOD;
+		rule.method = http->method;
+	}
+	rule.match |= WEIR_HTTP_MATCH_PATH;
+	if (length && http->path[length - 1] == '*') {
+		rule.match |= WEIR_HTTP_MATCH_PATH_PREFIX;
+		length--;
+	}
+	memcpy(rule.path, http->path, length);
+	memset(rule.path_mask, 0xff, length);
+	rule.path_length = (uint8_t)length;
+	return bpf_map_update_elem(datapath.http_rules_fd, &key, &rule, BPF_ANY);
+}
+
+static int pod_policy_write(const struct diff_pod *pod)
+{
+	if (isolate(pod->endpoint_id, pod->policy[DIFF_INGRESS].isolation_rule,
+		    pod->policy[DIFF_EGRESS].isolation_rule) < 0)
+		return -1;
+	for (int direction = 0; direction < 2; direction++) {
+		const struct diff_direction_policy *policy = &pod->policy[direction];
+
+		for (size_t i = 0; i < policy->rule_count; i++) {
+			const struct diff_rule *rule = &policy->rules[i];
+			int err;
+
+			if (rule->http) {
+				/* One port with the HTTP flag, written as the agent writes it. */
+				struct weir_policy_key key = {
+					.prefix_length = WEIR_POLICY_PREFIX_FIXED + 16,
+					.endpoint_id = pod->endpoint_id, .identity = rule->identity,
+					.direction = (uint8_t)direction, .protocol = rule->protocol,
+					.port = htons(rule->first_port) };
+				struct weir_policy_entry entry = { .verdict = WEIR_VERDICT_ALLOW,
+								   .flags = WEIR_POLICY_FLAG_HTTP,
+								   .rule_id = rule->rule_id };
+				err = bpf_map_update_elem(datapath.policy_fd, &key, &entry, BPF_ANY);
+			} else if (rule->verdict == DIFF_ALLOW) {
+				err = allow(pod->endpoint_id, (uint8_t)direction, rule->identity,
+					    rule->protocol, rule->first_port, rule->last_port,
+					    rule->rule_id);
+			} else {
+				err = deny(pod->endpoint_id, (uint8_t)direction, rule->identity,
+					   rule->protocol, rule->first_port, rule->last_port,
+					   rule->rule_id);
+			}
+			if (err < 0) {
+				fprintf(stderr, "    write rule %u of endpoint %u: %s\n", rule->rule_id,
+					pod->endpoint_id, strerror(errno));
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int pod_policy_clear(uint32_t endpoint_id)
+{
+	struct weir_policy_key key, next;
+	bool more = bpf_map_get_next_key(datapath.policy_fd, NULL, &next) == 0;
+
+	while (more) {
+		key = next;
+		more = bpf_map_get_next_key(datapath.policy_fd, &key, &next) == 0;
+		if (key.endpoint_id == endpoint_id &&
+		    bpf_map_delete_elem(datapath.policy_fd, &key) < 0)
+			return -1;
+		if (key.endpoint_id == endpoint_id && more) {
+			/* deleting may reorder the walk: start over */
+			more = bpf_map_get_next_key(datapath.policy_fd, NULL, &next) == 0;
+		}
+	}
+	return 0;
+}
+
+/* Empties the maps a sequence touches and writes its world. Cheaper than fixture_setup,
+ * which zeroes every array. */
+static int world_write(const struct diff_world *world)
+{
+	char errbuf[256];
+	int fds[] = { datapath.ct_fd,	       datapath.fragments_fd, datapath.policy_fd,
+		      datapath.endpoint_policy_fd, datapath.http_rules_fd, datapath.ipcache_fd,
+		      datapath.endpoints_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (map_clear(fds[i]) < 0) {
+			fprintf(stderr, "    clear map (fd %d): %s\n", fds[i], strerror(errno));
+			return -1;
+		}
+	for (size_t i = 0; i < DIFF_LOCAL_PODS; i++) {
+		const struct diff_pod *pod = &world->pods[i];
+		struct weir_endpoint endpoint = { .host_ifindex = pod->on_test_interface
+									  ? TEST_IFINDEX
+									  : 99,
+						  .endpoint_id = pod->endpoint_id,
+						  .flags = WEIR_ENDPOINT_FLAG_LOCAL };
+
+		memcpy(endpoint.pod_mac, pod->mac, 6);
+		memcpy(endpoint.host_mac, i == 0 ? HOST_MAC_A : HOST_MAC_B, 6);
+		if (datapath_endpoint_upsert(&datapath, pod->address, &endpoint, errbuf,
+					     sizeof(errbuf)) < 0 ||
+		    datapath_ipcache_upsert(&datapath, pod->address, 32, pod->identity, errbuf,
+					    sizeof(errbuf)) < 0) {
+			fprintf(stderr, "    pod %zu: %s\n", i, errbuf);
+			return -1;
+		}
+		if (pod_policy_write(pod) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < world->prefix_count; i++)
+		if (datapath_ipcache_upsert(&datapath, world->prefixes[i].address,
+					    world->prefixes[i].length, world->prefixes[i].identity,
+					    errbuf, sizeof(errbuf)) < 0) {
+			fprintf(stderr, "    ipcache: %s\n", errbuf);
+			return -1;
+		}
+	for (size_t i = 0; i < world->http_count; i++)
+		if (http_rule_write(world, (uint32_t)i, &world->http[i]) < 0)
+			return -1;
+	records_of_type(0); /* drain the ring buffer */
+	return bump_revision();
+}
+
+static int policy_change_apply(struct diff_world *world, const struct diff_step *step)
+{
+	struct diff_pod *pod = &world->pods[step->pod];
+
+	pod->policy[DIFF_INGRESS] = step->policy[DIFF_INGRESS];
+	pod->policy[DIFF_EGRESS] = step->policy[DIFF_EGRESS];
+	if (pod_policy_clear(pod->endpoint_id) < 0 || pod_policy_write(pod) < 0)
+		return -1;
+	return bump_revision();
+}
+
+/* Time passes for conntrack: every deadline comes nearer. */
+static int time_passes(uint32_t seconds)
+{
+	struct weir_ct_key key, next;
+	struct weir_ct_entry entry;
+	uint64_t amount = (uint64_t)seconds * 1000000000ull;
+	bool more = bpf_map_get_next_key(datapath.ct_fd, NULL, &next) == 0;
+
+	while (more) {
+		key = next;
+		more = bpf_map_get_next_key(datapath.ct_fd, &key, &next) == 0;
+		if (bpf_map_lookup_elem(datapath.ct_fd, &key, &entry) < 0)
+			continue;
+		entry.expires_ns = entry.expires_ns > amount ? entry.expires_ns - amount : 0;
+		if (bpf_map_update_elem(datapath.ct_fd, &key, &entry, BPF_EXIST) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The packet reached its destination as it was sent: a pass verdict and the same bytes
+ * (TTL, MACs and the IP checksum aside). A RST or 403 written in its place is not. */
+static bool delivered_as_sent(const struct diff_step *step, const struct run_result *result)
+{
+	if (result->verdict != TC_ACT_OK && result->verdict != TC_ACT_REDIRECT)
+		return false;
+	if (result->length != step->length || step->length < 34)
+		return result->length == step->length &&
+		       memcmp(result->frame, step->frame, step->length) == 0;
+	return memcmp(result->frame + 14, step->frame + 14, 8) == 0 &&
+	       memcmp(result->frame + 26, step->frame + 26, step->length - 26) == 0;
+}
+
+/* Runs steps [0, count) of the sequence, skipping those marked in skip; stops at the first
+ * violation. verbose prints every step. */
+static int sequence_run(const struct diff_sequence *sequence, const bool *skip, size_t count,
+			bool verbose, struct violation *violation, struct run_stats *stats)
+{
+	struct diff_world world = sequence->world;
+	struct diff_model *model = diff_model_new(&world);
+	int err = 0;
+
+	memset(violation, 0, sizeof(*violation));
+	if (!model || world_write(&world) < 0) {
+		diff_model_free(model);
+		return -1;
+	}
+	for (size_t i = 0; i < count && !violation->found; i++) {
+		const struct diff_step *step = &sequence->steps[i];
+		struct diff_judgment judgment;
+		struct run_result result;
+		bool delivered;
+		char text[400];
+
+		if (skip && skip[i])
+			continue;
+		if (step->kind == DIFF_STEP_POLICY_CHANGE) {
+			if (policy_change_apply(&world, step) < 0) {
+				err = -1;
+				break;
+			}
+			diff_model_policy_change(model, step);
+			continue;
+		}
+		if (step->kind == DIFF_STEP_TIME_PASSES) {
+			if (time_passes(step->seconds) < 0) {
+				err = -1;
+				break;
+			}
+			diff_model_time_passes(model, step->seconds);
+			continue;
+		}
+		judgment = diff_model_judge(model, step);
+		result = run_frame(step->hook == DIFF_FROM_POD ? FROM_POD : TO_POD, step->frame,
+				   step->length);
+		if (result.verdict <= -1000) {
+			fprintf(stderr, "    BPF_PROG_TEST_RUN failed (%d) at step %zu\n",
+				result.verdict + 1000, i);
+			err = -1;
+			break;
+		}
+		delivered = delivered_as_sent(step, &result);
+		if (verbose) {
+			diff_step_describe(step, text, sizeof(text));
+			fprintf(stderr, "    %3zu %-9s model %-4s %s\n", i,
+				delivered ? "delivered" : "dropped",
+				judgment.verdict == DIFF_MODEL_DENY	? "DENY"
+				: judgment.verdict == DIFF_MODEL_MUST ? "MUST"
+								      : "may",
+				text);
+		}
+		if (stats) {
+			stats->packets++;
+			stats->delivered += delivered;
+			stats->denied_asserted += judgment.verdict == DIFF_MODEL_DENY;
+			stats->must_asserted += judgment.verdict == DIFF_MODEL_MUST;
+		}
+		if (delivered && judgment.verdict == DIFF_MODEL_DENY) {
+			violation->found = true;
+			violation->class = judgment.class;
+			snprintf(violation->reason, sizeof(violation->reason), "%s", judgment.reason);
+		} else if (!delivered && judgment.verdict == DIFF_MODEL_MUST) {
+			violation->found = true;
+			violation->class = DIFF_CLASS_MISSED_ALLOW;
+			snprintf(violation->reason, sizeof(violation->reason),
+				 "dropped (verdict %d): %s", result.verdict, judgment.reason);
+		}
+		violation->step = i;
+		violation->verdict = result.verdict;
+		diff_model_observe(model, step, delivered);
+	}
+	if (!violation->found)
+		violation->step = 0;
+	diff_model_free(model);
+	return err;
+}
+
+/* Drops steps one at a time, last first, while a violation of the same class remains. */
+static int sequence_shrink(const struct diff_sequence *sequence, bool *skip,
+			   struct violation *violation)
+{
+	size_t end = violation->step + 1;
+
+	for (size_t i = end; i-- > 0;) {
+		struct violation trial;
+
+		if (skip[i])
+			continue;
+		skip[i] = true;
+		if (sequence_run(sequence, skip, end, false, &trial, NULL) < 0)
+			return -1;
+		if (trial.found && trial.class == violation->class) {
+			*violation = trial;
+			end = trial.step + 1;
+		} else {
+			skip[i] = false;
+		}
+	}
+	for (size_t i = end; i < sequence->count; i++)
+		skip[i] = true;
+	return 0;
+}
+
+static void world_describe(const struct diff_world *world)
+{
+	for (size_t i = 0; i < DIFF_LOCAL_PODS; i++) {
+		const struct diff_pod *pod = &world->pods[i];
+
+		fprintf(stderr, "      pod %c: identity %u", "ABC"[i], pod->identity);
+		for (int direction = 0; direction < 2; direction++) {
+			const struct diff_direction_policy *policy = &pod->policy[direction];
+
+			fprintf(stderr, "; %s %s", direction ? "egress" : "ingress",
+				policy->isolation_rule ? "isolated" : "open");
+			for (size_t r = 0; r < policy->rule_count; r++) {
+				const struct diff_rule *rule = &policy->rules[r];
+				fprintf(stderr, " [%s id %u proto %u ports %u-%u%s]",
+					rule->verdict == DIFF_ALLOW ? "allow" : "deny", rule->identity,
+					rule->protocol, rule->first_port, rule->last_port,
+					rule->http ? " http" : "");
+			}
+		}
+		fputc('\n', stderr);
+	}
+	for (size_t i = 0; i < world->http_count; i++)
+		fprintf(stderr, "      http rule: %s %s\n",
+			world->http[i].method ? weir_http_method_names[world->http[i].method] : "*",
+			world->http[i].path);
+}
+
+static void violation_report(const struct diff_sequence *sequence, const bool *skip,
+			     const struct violation *violation, const char *branch)
+{
+	struct violation again;
+
+	if (branch)
+		fprintf(stderr, "    known bypass, fixed on branch %s: %s (seed %llu)\n", branch,
+			diff_class_name(violation->class), (unsigned long long)sequence->seed);
+	else
+		fprintf(stderr, "    VIOLATION %s (seed %llu, replay: WEIR_DIFF_REPLAY=%llu): %s\n",
+			diff_class_name(violation->class), (unsigned long long)sequence->seed,
+			(unsigned long long)sequence->seed, violation->reason);
+	if (branch)
+		return;
+	world_describe(&sequence->world);
+	/* The shrunk sequence once more, every step with the datapath's fate and the model's. */
+	if (sequence_run(sequence, skip, violation->step + 1, true, &again, NULL) < 0 ||
+	    !again.found || again.class != violation->class)
+		fprintf(stderr, "      (the shrunk sequence did not repeat the violation)\n");
+}
+
+static uint64_t env_number(const char *name, uint64_t fallback)
+{
+	const char *text = getenv(name);
+	char *end;
+	unsigned long long value;
+
+	if (!text || !*text)
+		return fallback;
+	value = strtoull(text, &end, 0);
+	return *end ? fallback : value;
+}
+
+static double seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void sequences_never_deliver_what_the_model_denies(void)
+{
+	uint64_t first = env_number("WEIR_DIFF_SEED", 1);
+	uint64_t count = env_number("WEIR_DIFF_SEQUENCES", 3000);
+	uint64_t replay = env_number("WEIR_DIFF_REPLAY", 0);
+	double limit = (double)env_number("WEIR_DIFF_SECONDS", 0);
+	struct run_stats stats = { 0 };
+	size_t reported[DIFF_CLASS_COUNT] = { 0 }, failures = 0, known_total = 0;
+	struct timespec start;
+
+	SETUP();
+	known_parse();
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (replay) {
+		first = replay;
+		count = 1;
+	}
+	for (uint64_t n = 0; n < count; n++) {
+		struct diff_sequence sequence;
+		struct violation violation;
+		bool *skip;
+		const char *branch;
+
+		if (limit > 0 && seconds_since(&start) > limit)
+			break;
+		ASSERT_EQ(diff_generate(first + n, &sequence), 0, "generate a sequence");
+		stats.sequences++;
+		if (sequence_run(&sequence, NULL, sequence.count, replay != 0, &violation, &stats) <
+		    0) {
+			diff_sequence_free(&sequence);
+			ASSERT_TRUE(false, "run a sequence through the datapath");
+		}
+		if (!violation.found) {
+			diff_sequence_free(&sequence);
+			continue;
+		}
+		branch = known_branch(violation.class);
+		skip = calloc(sequence.count, sizeof(*skip));
+		if (skip && reported[violation.class] < REPORTED_MAX && !replay &&
+		    sequence_shrink(&sequence, skip, &violation) < 0) {
+			free(skip);
+			diff_sequence_free(&sequence);
+			ASSERT_TRUE(false, "shrink a violation");
+		}
+		if (branch) {
+			stats.known[violation.class]++;
+			known_total++;
+			if (reported[violation.class]++ < 1 && skip)
+				violation_report(&sequence, skip, &violation, branch);
+		} else {
+			stats.violations[violation.class]++;
+			failures++;
+			if (reported[violation.class]++ < REPORTED_MAX && skip)
+				violation_report(&sequence, skip, &violation, NULL);
+		}
+		free(skip);
+		diff_sequence_free(&sequence);
+	}
+	fprintf(stderr,
+		"    differential: %zu sequences (seeds %llu..%llu), %zu packets, %zu delivered, "
+		"%zu denials and %zu must-pass checks asserted, %.1f s\n",
+		stats.sequences, (unsigned long long)first,
+		(unsigned long long)(first + stats.sequences - 1), stats.packets, stats.delivered,
+		stats.denied_asserted, stats.must_asserted, seconds_since(&start));
+	for (int class = 1; class < DIFF_CLASS_COUNT; class++) {
+		if (stats.violations[class])
+			fprintf(stderr, "    differential: %zu sequences violated: %s\n",
+				stats.violations[class], diff_class_name((enum diff_class)class));
+		if (stats.known[class])
+			fprintf(stderr,
+				"    differential: %zu sequences hit a known bypass, fixed on branch "
+				"%s: %s\n",
+				stats.known[class], known_branch((enum diff_class)class),
+				diff_class_name((enum diff_class)class));
+	}
+	ASSERT_EQ(failures, 0, "sequences where the datapath delivered what the model denies "
+			       "(or dropped what it must pass)");
+	if (!replay) {
+		ASSERT_TRUE(stats.denied_asserted > stats.sequences, "the model denies things");
+		ASSERT_TRUE(stats.must_asserted > stats.sequences / 4, "the model requires things");
+	}
+	(void)known_total;
+}
+
+/* The model itself: a spoofed frame is a denial, a fresh SYN an open policy allows a must. */
+static void model_denies_spoofing_and_requires_the_plain_case(void)
+{
+	struct diff_sequence sequence;
+	struct diff_model *model;
+	struct diff_judgment judgment;
+	struct diff_step step = { .kind = DIFF_STEP_PACKET, .hook = DIFF_FROM_POD };
+	struct packet_spec spec = tcp_from_a(REMOTE_POD, 80, TCP_SYN);
+
+	ASSERT_EQ(diff_generate(1, &sequence), 0, "generate");
+	for (size_t i = 0; i < DIFF_LOCAL_PODS; i++)
+		memset(sequence.world.pods[i].policy, 0, sizeof(sequence.world.pods[i].policy));
+	model = diff_model_new(&sequence.world);
+	diff_sequence_free(&sequence);
+	ASSERT_TRUE(model != NULL, "model");
+	step.length = packet_build(step.frame, sizeof(step.frame), &spec);
+	judgment = diff_model_judge(model, &step);
+	ASSERT_EQ(judgment.verdict, DIFF_MODEL_MUST, "a fresh SYN nothing isolates must pass");
+	spec.source_mac = MAC_B;
+	step.length = packet_build(step.frame, sizeof(step.frame), &spec);
+	judgment = diff_model_judge(model, &step);
+	diff_model_free(model);
+	ASSERT_EQ(judgment.verdict, DIFF_MODEL_DENY, "A's address with B's MAC");
+	ASSERT_EQ(judgment.class, DIFF_CLASS_SPOOFED, "classified as spoofing");
+}
+
+const struct test_case differential_tests[] = {
+	{ "differential_model_denies_spoofing_and_requires_the_plain_case",
+	  model_denies_spoofing_and_requires_the_plain_case },
+	{ "differential_sequences_never_deliver_what_the_model_denies",
+	  sequences_never_deliver_what_the_model_denies },
+};
+const size_t differential_tests_count = sizeof(differential_tests) / sizeof(differential_tests[0]);
