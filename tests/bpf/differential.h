@@ -71,7 +71,12 @@ struct diff_world {
 /* ---- a sequence: packets, policy changes, time passing ---- */
 
 enum diff_hook { DIFF_FROM_POD = 0, DIFF_TO_POD = 1 };
-enum diff_step_kind { DIFF_STEP_PACKET, DIFF_STEP_POLICY_CHANGE, DIFF_STEP_TIME_PASSES };
+enum diff_step_kind {
+	DIFF_STEP_PACKET,
+	DIFF_STEP_POLICY_CHANGE,
+	DIFF_STEP_TIME_PASSES,
+	DIFF_STEP_POD_REPLACED, /* the pod is deleted and a new one gets its address */
+};
 
 #define DIFF_FRAME_MAX 1600
 
@@ -81,9 +86,11 @@ struct diff_step {
 	uint8_t frame[DIFF_FRAME_MAX];
 	size_t length;
 	char note[96]; /* what the generator meant, for the reproducer */
-	/* DIFF_STEP_POLICY_CHANGE: the new policies of one pod */
+	/* DIFF_STEP_POLICY_CHANGE, DIFF_STEP_POD_REPLACED: the pod's new policies (and, when
+	 * replaced, the new pod's endpoint id and identity) */
 	size_t pod;
 	struct diff_direction_policy policy[2];
+	uint32_t endpoint_id, identity;
 	/* DIFF_STEP_TIME_PASSES */
 	uint32_t seconds;
 };
@@ -146,8 +153,9 @@ void diff_model_free(struct diff_model *model);
 struct diff_judgment diff_model_judge(struct diff_model *model, const struct diff_step *step);
 /* What happened to it: the model's view of flows and of each server's stream follows. */
 void diff_model_observe(struct diff_model *model, const struct diff_step *step, bool delivered);
-/* Policy changes and time. */
+/* Policy changes, pods replaced, time. */
 void diff_model_policy_change(struct diff_model *model, const struct diff_step *step);
+void diff_model_pod_replaced(struct diff_model *model, const struct diff_step *step);
 void diff_model_time_passes(struct diff_model *model, uint32_t seconds);
 
 #endif

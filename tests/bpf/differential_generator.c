@@ -831,6 +831,25 @@ static void policy_change(struct generator *g, struct diff_world *world)
 		add_http_rule(g, world, pod, &step->policy[DIFF_INGRESS], l7_client_identity);
 }
 
+/* The pod is deleted and a new pod (other endpoint id, maybe other labels and policies) takes
+ * its address, as CNI DEL, ADD and the agent's next pass would leave it. */
+static void pod_replaced(struct generator *g, struct diff_world *world)
+{
+	static const uint32_t identities[] = { IDENTITY_A, IDENTITY_B, 302, 303 };
+	size_t pod = below(g, DIFF_LOCAL_PODS);
+	struct diff_step *step = step_add(g, DIFF_STEP_POD_REPLACED, "pod replaced");
+
+	if (!step)
+		return;
+	step->pod = pod;
+	step->endpoint_id = 20 + (uint32_t)pod * 10 + below(g, 10);
+	step->identity = identities[below(g, 4)];
+	random_direction_policy(g, world, pod, DIFF_INGRESS, &step->policy[DIFF_INGRESS]);
+	random_direction_policy(g, world, pod, DIFF_EGRESS, &step->policy[DIFF_EGRESS]);
+	if (pod == l7_pod)
+		add_http_rule(g, world, pod, &step->policy[DIFF_INGRESS], l7_client_identity);
+}
+
 int diff_generate(uint64_t seed, struct diff_sequence *sequence)
 {
 	struct generator g = { .random = seed, .sequence = sequence, .next_rule_id = 100,
@@ -852,8 +871,10 @@ int diff_generate(uint64_t seed, struct diff_sequence *sequence)
 			datagram_conversation(&g);
 		else if (roll < 92)
 			stray_frame(&g);
-		else if (roll < 96)
+		else if (roll < 95)
 			policy_change(&g, &sequence->world);
+		else if (roll < 98)
+			pod_replaced(&g, &sequence->world);
 		else {
 			struct diff_step *step = step_add(&g, DIFF_STEP_TIME_PASSES, "time passes");
 			if (step)
@@ -902,6 +923,15 @@ void diff_step_describe(const struct diff_step *step, char *text, size_t size)
 		snprintf(text, size, "%u s pass (%s)", step->seconds, step->note);
 		return;
 	}
+	if (step->kind == DIFF_STEP_POD_REPLACED) {
+		snprintf(text, size, "pod %c replaced: endpoint %u, identity %u, ingress %s (%zu "
+			 "rules), egress %s (%zu rules)", "ABC"[step->pod], step->endpoint_id,
+			 step->identity, step->policy[0].isolation_rule ? "isolated" : "open",
+			 step->policy[0].rule_count,
+			 step->policy[1].isolation_rule ? "isolated" : "open",
+			 step->policy[1].rule_count);
+		return;
+	}
 	if (step->kind == DIFF_STEP_POLICY_CHANGE) {
 		snprintf(text, size, "policy of pod %c changes: ingress %s (%zu rules), egress %s "
 			 "(%zu rules)", "ABC"[step->pod],
@@ -946,6 +976,24 @@ void diff_step_describe(const struct diff_step *step, char *text, size_t size)
 			 (unsigned)(l4[8] << 24 | l4[9] << 16 | l4[10] << 8 | l4[11]),
 			 l4[18] << 8 | l4[19], step->length - 14 - header,
 			 fragment & 0x2000 ? " MF" : "", payload, step->note);
+		return;
+	}
+	if (ip[9] == IPPROTO_ICMP && !(fragment & 0x1fff) &&
+	    (l4[0] == 3 || l4[0] == 11 || l4[0] == 12) && step->length >= 14 + header + 8 + 28) {
+		const uint8_t *inner = l4 + 8, *ports = inner + (inner[0] & 0x0f) * 4;
+
+		snprintf(text, size,
+			 "%s %s -> %s ICMP error type %u quoting %s:%u -> %s:%u proto %u (%s)",
+			 step->hook == DIFF_FROM_POD ? "from_pod" : "to_pod",
+			 address_name((uint32_t)(ip[12] << 24 | ip[13] << 16 | ip[14] << 8 | ip[15])),
+			 address_name((uint32_t)(ip[16] << 24 | ip[17] << 16 | ip[18] << 8 | ip[19])),
+			 l4[0],
+			 address_name((uint32_t)(inner[12] << 24 | inner[13] << 16 | inner[14] << 8 |
+						 inner[15])),
+			 ports[0] << 8 | ports[1],
+			 address_name((uint32_t)(inner[16] << 24 | inner[17] << 16 | inner[18] << 8 |
+						 inner[19])),
+			 ports[2] << 8 | ports[3], inner[9], step->note);
 		return;
 	}
 	snprintf(text, size, "%s %s -> %s proto %u id %u frag offset %u%s len %zu (%s)",

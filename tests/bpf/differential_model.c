@@ -113,6 +113,9 @@ struct diff_model {
 	struct tuple delivered[MAX_FLOWS * 2]; /* every tuple a delivered packet used */
 	size_t delivered_count;
 	struct fragment_record fragments[MAX_FRAGMENTS];
+	struct tuple refused_fragments[MAX_FRAGMENTS]; /* first fragments not delivered as sent */
+	uint16_t refused_fragment_ids[MAX_FRAGMENTS];
+	size_t refused_fragment_count;
 	struct stream streams[MAX_STREAMS];
 	struct stream scratch; /* a stream's trial copy */
 };
@@ -1081,10 +1084,24 @@ struct diff_judgment diff_model_judge(struct diff_model *model, const struct dif
 		bool from_server;
 		struct stream *stream;
 
-		if (!record)
+		if (!record) {
+			for (size_t i = 0; i < model->refused_fragment_count; i++) {
+				const struct tuple *tuple = &model->refused_fragments[i];
+				bool from_server;
+
+				if (tuple->source == frame.source &&
+				    tuple->destination == frame.destination &&
+				    tuple->protocol == frame.protocol &&
+				    model->refused_fragment_ids[i] == frame.ip_id &&
+				    stream_find(model, tuple, &from_server) && !from_server)
+					return judged(DIFF_MODEL_DENY, DIFF_CLASS_L7_FRAGMENT,
+						      "a later fragment of a request whose first "
+						      "fragment was refused (dropped or replaced)");
+			}
 			return judged(DIFF_MODEL_DENY, DIFF_CLASS_FRAGMENT,
 				      "a later fragment whose first fragment was never delivered as "
 				      "sent (dropped, or replaced by a RST or 403)");
+		}
 		judgment = flow_judge(model, step, &record->tuple, 0);
 		if (judgment.verdict == DIFF_MODEL_DENY) {
 			judgment.class = DIFF_CLASS_FRAGMENT;
@@ -1217,6 +1234,10 @@ void diff_model_observe(struct diff_model *model, const struct diff_step *step, 
 					       : NULL;
 	if (stream && from_server)
 		server_segment_seen(stream, &frame, delivered);
+	if (!delivered && frame.more_fragments && model->refused_fragment_count < MAX_FRAGMENTS) {
+		model->refused_fragments[model->refused_fragment_count] = frame.tuple;
+		model->refused_fragment_ids[model->refused_fragment_count++] = frame.ip_id;
+	}
 	if (!delivered)
 		return;
 	if (frame.icmp_error) {
@@ -1299,6 +1320,35 @@ void diff_model_policy_change(struct diff_model *model, const struct diff_step *
 		if (decision.answer != ANSWER_ALLOW || !decision.http)
 			stream->used = false;
 	}
+}
+
+/* A new pod at an old address: no flow of the old pod is the new pod's. */
+void diff_model_pod_replaced(struct diff_model *model, const struct diff_step *step)
+{
+	struct diff_pod *pod = &model->world.pods[step->pod];
+
+	pod->endpoint_id = step->endpoint_id;
+	pod->identity = step->identity;
+	pod->policy[DIFF_INGRESS] = step->policy[DIFF_INGRESS];
+	pod->policy[DIFF_EGRESS] = step->policy[DIFF_EGRESS];
+	for (size_t i = 0; i < model->flow_count; i++) {
+		struct flow *flow = &model->flows[i];
+
+		if (!flow->live || (flow->forward.source != pod->address &&
+				    flow->forward.destination != pod->address))
+			continue;
+		flow->live = false;
+		if (model->revoked_count < MAX_FLOWS)
+			model->revoked[model->revoked_count++] = flow->forward;
+	}
+	for (size_t i = 0; i < MAX_STREAMS; i++)
+		if (model->streams[i].forward.source == pod->address ||
+		    model->streams[i].forward.destination == pod->address)
+			model->streams[i].used = false;
+	for (size_t i = 0; i < MAX_FRAGMENTS; i++)
+		if (model->fragments[i].source == pod->address ||
+		    model->fragments[i].destination == pod->address)
+			model->fragments[i].used = false;
 }
 
 void diff_model_time_passes(struct diff_model *model, uint32_t seconds)

@@ -238,6 +238,41 @@ static int policy_change_apply(struct diff_world *world, const struct diff_step 
 	return bump_revision();
 }
 
+/* CNI DEL of the old pod and the agent's removal of its policy, then CNI ADD of the new pod
+ * at the same address, its identity and policy, and a new revision. */
+static int pod_replace(struct diff_world *world, const struct diff_step *step, size_t index)
+{
+	struct diff_pod *pod = &world->pods[index];
+	struct weir_endpoint endpoint = { .host_ifindex = pod->on_test_interface ? TEST_IFINDEX
+										 : 99,
+					  .endpoint_id = step->endpoint_id,
+					  .flags = WEIR_ENDPOINT_FLAG_LOCAL };
+	char errbuf[256];
+
+	if (datapath_endpoint_delete(&datapath, pod->address, 0, errbuf, sizeof(errbuf)) < 0 ||
+	    pod_policy_clear(pod->endpoint_id) < 0) {
+		fprintf(stderr, "    delete pod %zu: %s\n", index, errbuf);
+		return -1;
+	}
+	bpf_map_delete_elem(datapath.endpoint_policy_fd, &pod->endpoint_id);
+	pod->endpoint_id = step->endpoint_id;
+	pod->identity = step->identity;
+	pod->policy[DIFF_INGRESS] = step->policy[DIFF_INGRESS];
+	pod->policy[DIFF_EGRESS] = step->policy[DIFF_EGRESS];
+	memcpy(endpoint.pod_mac, pod->mac, 6);
+	memcpy(endpoint.host_mac, index == 0 ? HOST_MAC_A : HOST_MAC_B, 6);
+	if (datapath_endpoint_upsert(&datapath, pod->address, &endpoint, errbuf, sizeof(errbuf)) <
+		    0 ||
+	    datapath_ipcache_upsert(&datapath, pod->address, 32, pod->identity, errbuf,
+				    sizeof(errbuf)) < 0) {
+		fprintf(stderr, "    add pod %zu: %s\n", index, errbuf);
+		return -1;
+	}
+	if (pod_policy_write(pod) < 0)
+		return -1;
+	return bump_revision();
+}
+
 /* Time passes for conntrack: every deadline comes nearer. */
 static int time_passes(uint32_t seconds)
 {
@@ -287,19 +322,31 @@ static int sequence_run(const struct diff_sequence *sequence, const bool *skip, 
 	}
 	for (size_t i = 0; i < count && !violation->found; i++) {
 		const struct diff_step *step = &sequence->steps[i];
+		char text[400];
 		struct diff_judgment judgment;
 		struct run_result result;
 		bool delivered;
-		char text[400];
 
 		if (skip && skip[i])
 			continue;
+		if (verbose && step->kind != DIFF_STEP_PACKET) {
+			diff_step_describe(step, text, sizeof(text));
+			fprintf(stderr, "    %3zu %s\n", i, text);
+		}
 		if (step->kind == DIFF_STEP_POLICY_CHANGE) {
 			if (policy_change_apply(&world, step) < 0) {
 				err = -1;
 				break;
 			}
 			diff_model_policy_change(model, step);
+			continue;
+		}
+		if (step->kind == DIFF_STEP_POD_REPLACED) {
+			if (pod_replace(&world, step, step->pod) < 0) {
+				err = -1;
+				break;
+			}
+			diff_model_pod_replaced(model, step);
 			continue;
 		}
 		if (step->kind == DIFF_STEP_TIME_PASSES) {
