@@ -1050,10 +1050,16 @@ static struct diff_judgment icmp_error_judge(struct diff_model *model, const str
 	decision = connection_decide(model, &outer, step->hook == DIFF_FROM_POD);
 	if (decision.answer != ANSWER_DENY)
 		return judged(DIFF_MODEL_MAY, DIFF_CLASS_NONE, "ICMP the policies may allow");
-	return judged(DIFF_MODEL_DENY, flow ? DIFF_CLASS_ICMP_ERROR : DIFF_CLASS_POLICY,
-		      flow ? "an ICMP error quoting a live flow, from or to an address that is not "
-			     "one of its ends, that the policies deny"
-			   : "an ICMP error quoting no flow, that the policies deny");
+	if (flow)
+		return judged(DIFF_MODEL_DENY, DIFF_CLASS_ICMP_ERROR,
+			      "an ICMP error quoting a live flow, from or to an address that is not "
+			      "one of its ends, that the policies deny");
+	if (tuple_listed(model->revoked, model->revoked_count, quote))
+		return judged(DIFF_MODEL_DENY, DIFF_CLASS_STALE_CT,
+			      "an ICMP error quoting a flow that ended (policy change or pod "
+			      "replaced), that the policies deny");
+	return judged(DIFF_MODEL_DENY, DIFF_CLASS_POLICY,
+		      "an ICMP error quoting no flow, that the policies deny");
 }
 
 struct diff_judgment diff_model_judge(struct diff_model *model, const struct diff_step *step)
@@ -1104,7 +1110,8 @@ struct diff_judgment diff_model_judge(struct diff_model *model, const struct dif
 		}
 		judgment = flow_judge(model, step, &record->tuple, 0);
 		if (judgment.verdict == DIFF_MODEL_DENY) {
-			judgment.class = DIFF_CLASS_FRAGMENT;
+			if (judgment.class != DIFF_CLASS_STALE_CT)
+				judgment.class = DIFF_CLASS_FRAGMENT;
 			return judgment;
 		}
 		stream = stream_find(model, &record->tuple, &from_server);
@@ -1345,10 +1352,6 @@ void diff_model_pod_replaced(struct diff_model *model, const struct diff_step *s
 		if (model->streams[i].forward.source == pod->address ||
 		    model->streams[i].forward.destination == pod->address)
 			model->streams[i].used = false;
-	for (size_t i = 0; i < MAX_FRAGMENTS; i++)
-		if (model->fragments[i].source == pod->address ||
-		    model->fragments[i].destination == pod->address)
-			model->fragments[i].used = false;
 }
 
 void diff_model_time_passes(struct diff_model *model, uint32_t seconds)
