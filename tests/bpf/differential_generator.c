@@ -18,6 +18,7 @@
 
 #define TCP_URG 0x20
 #define STRANGER 0x0a00004du /* 10.0.0.77: in the pod range, no pod */
+#define HAIRPIN_SOURCE 0xa9fe2a01u /* 169.254.42.1: a pod reaching itself through a Service */
 
 struct generator {
 	uint64_t random;
@@ -672,7 +673,7 @@ static void stray_frame(struct generator *g)
 	size_t used = g->used_count ? below(g, (uint32_t)g->used_count) : 0;
 	bool have_used = g->used_count > 0;
 
-	switch (below(g, 9)) {
+	switch (below(g, 10)) {
 	case 0: { /* spoofed source IP or MAC */
 		static const uint32_t fakes[] = { POD_ELSEWHERE, REMOTE_POD, WORLD_HOST, STRANGER,
 						  NODE_HOST, POD_B };
@@ -721,9 +722,17 @@ static void stray_frame(struct generator *g)
 		spec = tcp_spec(REMOTE_POD, chance(g, 50) ? POD_ELSEWHERE : STRANGER, 1, 80,
 				TCP_SYN, 1, 0);
 		step = emit(g, &spec, NULL, "to_pod for a pod elsewhere or none");
-		if (step) {
+		if (step)
 			step->hook = DIFF_TO_POD;
+		return;
+	case 9: /* from outside, with the source only the datapath's hairpin may use */
+		spec = tcp_spec(HAIRPIN_SOURCE, chance(g, 50) ? POD_A : POD_B,
+				g->next_client_port++, common_ports[below(g, 5)], TCP_SYN, 1, 0);
+		if (chance(g, 30)) {
+			spec.protocol = IPPROTO_UDP;
+			spec.payload_length = 8;
 		}
+		emit(g, &spec, NULL, "hairpin address as the source, from the host side");
 		return;
 	case 4:
 	case 5: { /* ICMP error quoting a flow of this sequence (or one reversed) */
@@ -905,6 +914,7 @@ static const char *address_name(uint32_t address)
 	case WORLD_HOST: return "world";
 	case CIDR_HOST: return "cidr";
 	case NODE_HOST: return "node";
+	case HAIRPIN_SOURCE: return "hairpin";
 	default:
 		next = (next + 1) % 4;
 		inet_ntop(AF_INET, &in, text[next], sizeof(text[next]));

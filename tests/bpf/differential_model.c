@@ -23,6 +23,7 @@
 #define FLAG_URG 0x20
 
 #define IDENTITY_WORLD 2
+#define HAIRPIN_ADDRESS 0xa9fe2a01u /* no peer's: the datapath's own stand-in source */
 #define IDENTITY_HOST 1
 
 #define MAX_FLOWS 256
@@ -1018,10 +1019,14 @@ static struct diff_judgment flow_judge(struct diff_model *model, const struct di
 	if (flow && !(flow->closing && !reply && tuple->protocol == IPPROTO_TCP && fresh_syn))
 		return judged(DIFF_MODEL_MAY, DIFF_CLASS_NONE, "a packet of a live flow");
 	decision = connection_decide(model, tuple, step->hook == DIFF_FROM_POD);
+	if (decision.answer == ANSWER_DENY && tuple->source == HAIRPIN_ADDRESS)
+		return judged(DIFF_MODEL_DENY, DIFF_CLASS_SPOOFED,
+			      "a new flow from the hairpin address (which no peer owns: judged as "
+			      "the world) that the policies deny");
 	if (decision.answer == ANSWER_DENY)
 		return judged(DIFF_MODEL_DENY, denied_flow_class(model, tuple),
 			      "a new flow the policies deny");
-	if (decision.answer == ANSWER_ALLOW && !flow &&
+	if (decision.answer == ANSWER_ALLOW && !flow && tuple->source != HAIRPIN_ADDRESS &&
 	    !tuple_listed(model->delivered, model->delivered_count, tuple) &&
 	    ((tuple->protocol == IPPROTO_TCP && tcp_flags == FLAG_SYN) ||
 	     tuple->protocol == IPPROTO_UDP))
