@@ -121,6 +121,7 @@ enum diff_model_verdict {
 enum diff_class {
 	DIFF_CLASS_NONE = 0,
 	DIFF_CLASS_SPOOFED,	   /* a source IP or MAC not the sender's */
+	DIFF_CLASS_HAIRPIN_SOURCE, /* the hairpin address as a source from the host side */
 	DIFF_CLASS_MALFORMED,	   /* truncated or not IPv4 */
 	DIFF_CLASS_UNKNOWN_DESTINATION, /* to_pod for an address not behind this interface */
 	DIFF_CLASS_POLICY,	   /* a new flow the policies deny */

@@ -33,6 +33,8 @@ struct generator {
 		uint16_t ip_id;
 	} used[32]; /* flows and datagrams of this sequence, for stray frames to quote */
 	size_t used_count;
+	size_t l7_pod; /* the pod with the HTTP rule (SIZE_MAX: none) */
+	uint32_t l7_client_identity;
 };
 
 uint64_t diff_random(uint64_t *state)
@@ -126,9 +128,6 @@ static void add_http_rule(struct generator *g, struct diff_world *world, size_t 
 	(void)g;
 }
 
-static size_t l7_pod = SIZE_MAX; /* of the world being generated */
-static uint32_t l7_client_identity;
-
 static void random_world(struct generator *g, struct diff_world *world)
 {
 	static const uint32_t addresses[DIFF_LOCAL_PODS] = { POD_A, POD_B, POD_ELSEWHERE };
@@ -155,14 +154,14 @@ static void random_world(struct generator *g, struct diff_world *world)
 		random_direction_policy(g, world, i, DIFF_INGRESS, &world->pods[i].policy[DIFF_INGRESS]);
 		random_direction_policy(g, world, i, DIFF_EGRESS, &world->pods[i].policy[DIFF_EGRESS]);
 	}
-	l7_pod = SIZE_MAX;
+	g->l7_pod = SIZE_MAX;
 	if (chance(g, 75)) {
 		static const char *const paths[] = { "/public/*", "/health", "/api/v1/*" };
 
-		l7_pod = below(g, 2);
-		l7_client_identity = chance(g, 50) ? 0 : random_peer_identity(g, world);
-		add_http_rule(g, world, l7_pod, &world->pods[l7_pod].policy[DIFF_INGRESS],
-			      l7_client_identity);
+		g->l7_pod = below(g, 2);
+		g->l7_client_identity = chance(g, 50) ? 0 : random_peer_identity(g, world);
+		add_http_rule(g, world, g->l7_pod, &world->pods[g->l7_pod].policy[DIFF_INGRESS],
+			      g->l7_client_identity);
 		world->http_count = 1 + below(g, 2);
 		for (size_t i = 0; i < world->http_count; i++) {
 			world->http[i].method = chance(g, 60) ? WEIR_HTTP_METHOD_GET : 0;
@@ -570,7 +569,7 @@ static void tcp_conversation(struct generator *g, bool l7)
 	size_t moves;
 
 	if (l7) {
-		c.server = l7_pod == 0 ? POD_A : POD_B;
+		c.server = g->l7_pod == 0 ? POD_A : POD_B;
 		c.server_port = DIFF_L7_PORT;
 	} else {
 		c.server = peers[below(g, PEER_COUNT)];
@@ -836,8 +835,8 @@ static void policy_change(struct generator *g, struct diff_world *world)
 	step->pod = pod;
 	random_direction_policy(g, world, pod, DIFF_INGRESS, &step->policy[DIFF_INGRESS]);
 	random_direction_policy(g, world, pod, DIFF_EGRESS, &step->policy[DIFF_EGRESS]);
-	if (pod == l7_pod)
-		add_http_rule(g, world, pod, &step->policy[DIFF_INGRESS], l7_client_identity);
+	if (pod == g->l7_pod)
+		add_http_rule(g, world, pod, &step->policy[DIFF_INGRESS], g->l7_client_identity);
 }
 
 /* The pod is deleted and a new pod (other endpoint id, maybe other labels and policies) takes
@@ -855,8 +854,8 @@ static void pod_replaced(struct generator *g, struct diff_world *world)
 	step->identity = identities[below(g, 4)];
 	random_direction_policy(g, world, pod, DIFF_INGRESS, &step->policy[DIFF_INGRESS]);
 	random_direction_policy(g, world, pod, DIFF_EGRESS, &step->policy[DIFF_EGRESS]);
-	if (pod == l7_pod)
-		add_http_rule(g, world, pod, &step->policy[DIFF_INGRESS], l7_client_identity);
+	if (pod == g->l7_pod)
+		add_http_rule(g, world, pod, &step->policy[DIFF_INGRESS], g->l7_client_identity);
 }
 
 int diff_generate(uint64_t seed, struct diff_sequence *sequence)
@@ -872,7 +871,7 @@ int diff_generate(uint64_t seed, struct diff_sequence *sequence)
 	for (size_t i = 0; i < actions; i++) {
 		unsigned roll = below(&g, 100);
 
-		if (roll < 40 && l7_pod != SIZE_MAX)
+		if (roll < 40 && g.l7_pod != SIZE_MAX)
 			tcp_conversation(&g, true);
 		else if (roll < 55)
 			tcp_conversation(&g, false);

@@ -124,6 +124,7 @@ struct diff_model {
 static const char *const class_names[DIFF_CLASS_COUNT] = {
 	[DIFF_CLASS_NONE] = "none",
 	[DIFF_CLASS_SPOOFED] = "spoofed_source",
+	[DIFF_CLASS_HAIRPIN_SOURCE] = "hairpin_source",
 	[DIFF_CLASS_MALFORMED] = "malformed",
 	[DIFF_CLASS_UNKNOWN_DESTINATION] = "unknown_destination",
 	[DIFF_CLASS_POLICY] = "policy",
@@ -1020,7 +1021,7 @@ static struct diff_judgment flow_judge(struct diff_model *model, const struct di
 		return judged(DIFF_MODEL_MAY, DIFF_CLASS_NONE, "a packet of a live flow");
 	decision = connection_decide(model, tuple, step->hook == DIFF_FROM_POD);
 	if (decision.answer == ANSWER_DENY && tuple->source == HAIRPIN_ADDRESS)
-		return judged(DIFF_MODEL_DENY, DIFF_CLASS_SPOOFED,
+		return judged(DIFF_MODEL_DENY, DIFF_CLASS_HAIRPIN_SOURCE,
 			      "a new flow from the hairpin address (which no peer owns: judged as "
 			      "the world) that the policies deny");
 	if (decision.answer == ANSWER_DENY)

@@ -20,6 +20,7 @@
 
 #include <bpf/bpf.h>
 
+#include "checksum.h"
 #include "differential.h"
 #include "fixture.h"
 #include "suites.h"
@@ -610,7 +611,96 @@ static void model_denies_spoofing_and_requires_the_plain_case(void)
 	ASSERT_EQ(judgment.class, DIFF_CLASS_SPOOFED, "classified as spoofing");
 }
 
+static struct diff_step model_step(enum diff_hook hook, struct packet_spec *spec, uint16_t urgent)
+{
+	struct diff_step step = { .kind = DIFF_STEP_PACKET, .hook = hook };
+
+	spec->source_mac = hook == DIFF_FROM_POD ? MAC_A : MAC_ROUTER;
+	spec->destination_mac = hook == DIFF_FROM_POD ? HOST_MAC_A : MAC_A;
+	step.length = packet_build(step.frame, sizeof(step.frame), spec);
+	if (urgent) {
+		uint8_t *tcp = step.frame + 14 + 20;
+		uint8_t pseudo[12];
+		uint16_t sum;
+
+		tcp[13] |= 0x20;
+		tcp[18] = (uint8_t)(urgent >> 8), tcp[19] = (uint8_t)urgent;
+		tcp[16] = tcp[17] = 0;
+		memcpy(pseudo, step.frame + 14 + 12, 8);
+		pseudo[8] = 0, pseudo[9] = IPPROTO_TCP;
+		pseudo[10] = 0, pseudo[11] = (uint8_t)(step.length - 34);
+		sum = checksum_finish(checksum_add(checksum_add(0, pseudo, 12), tcp,
+						   step.length - 34));
+		memcpy(tcp + 16, &sum, 2);
+	}
+	return step;
+}
+
+/* The model on a hand-made connection to an HTTP-ruled port: it denies what the server would
+ * read as a denied request (plain, or revealed by the urgent byte's removal), not what the
+ * server throws away (bad checksum) nor what the rules allow. */
+static void differential_model_reads_the_server_stream(void)
+{
+	struct diff_world world = { 0 };
+	struct diff_model *model;
+	struct diff_step step;
+	struct diff_judgment judgment;
+	struct packet_spec syn = tcp_to_a(REMOTE_POD, DIFF_L7_PORT, TCP_SYN);
+	struct packet_spec syn_ack = tcp_from_a(REMOTE_POD, CLIENT_PORT, TCP_SYN | TCP_ACK);
+	struct packet_spec data = tcp_to_a(REMOTE_POD, DIFF_L7_PORT, TCP_ACK | TCP_PSH);
+	const char *admin = "GET /admin HTTP/1.1\r\nHost: a\r\n\r\n";
+	const char *public = "GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n";
+
+	world.pods[0] = (struct diff_pod){ .address = POD_A, .endpoint_id = ENDPOINT_A,
+					   .identity = IDENTITY_A, .on_test_interface = true };
+	memcpy(world.pods[0].mac, MAC_A, 6);
+	world.pods[0].policy[DIFF_INGRESS].isolation_rule = 1;
+	world.pods[0].policy[DIFF_INGRESS].rules[0] = (struct diff_rule){
+		.protocol = IPPROTO_TCP, .first_port = DIFF_L7_PORT, .verdict = DIFF_ALLOW,
+		.http = true, .rule_id = 500 };
+	world.pods[0].policy[DIFF_INGRESS].rule_count = 1;
+	world.http[0] = (struct diff_http_rule){ WEIR_HTTP_METHOD_GET, "/public/*" };
+	world.http_count = 1;
+	world.http_rule_set = 500;
+	world.prefixes[0] = (struct diff_prefix){ REMOTE_POD, 32, IDENTITY_REMOTE };
+	world.prefix_count = 1;
+	model = diff_model_new(&world);
+	ASSERT_TRUE(model != NULL, "model");
+
+	syn_ack.source_port = DIFF_L7_PORT;
+	syn_ack.sequence = 9000, syn_ack.acknowledgment = 7001;
+	step = model_step(DIFF_TO_POD, &syn, 0);
+	judgment = diff_model_judge(model, &step);
+	diff_model_observe(model, &step, true);
+	step = model_step(DIFF_FROM_POD, &syn_ack, 0);
+	diff_model_observe(model, &step, true);
+
+	data.sequence = 7001, data.acknowledgment = 9001;
+	data.payload = admin, data.payload_length = strlen(admin);
+	step = model_step(DIFF_TO_POD, &data, 0);
+	step.frame[14 + 20 + 16] ^= 0xff; /* bad checksum: the server drops it */
+	judgment = diff_model_judge(model, &step);
+	ASSERT_EQ(judgment.verdict, DIFF_MODEL_MAY, "a segment the server discards decides nothing");
+	diff_model_observe(model, &step, true);
+	step = model_step(DIFF_TO_POD, &data, 0);
+	judgment = diff_model_judge(model, &step);
+	ASSERT_EQ(judgment.verdict, DIFF_MODEL_DENY, "GET /admin reaches the server");
+	ASSERT_EQ(judgment.class, DIFF_CLASS_L7_ORDER, "after a decoy: segment order class");
+
+	data.payload = public, data.payload_length = strlen(public);
+	step = model_step(DIFF_TO_POD, &data, 0);
+	judgment = diff_model_judge(model, &step);
+	ASSERT_EQ(judgment.verdict, DIFF_MODEL_MAY, "GET /public/x is allowed");
+	step = model_step(DIFF_TO_POD, &data, 11); /* BSD: the 11th byte, 'c', leaves the stream */
+	judgment = diff_model_judge(model, &step);
+	diff_model_free(model);
+	ASSERT_EQ(judgment.verdict, DIFF_MODEL_DENY, "GET /publi/x without the urgent byte");
+	ASSERT_EQ(judgment.class, DIFF_CLASS_L7_URGENT, "urgent class");
+}
+
 const struct test_case differential_tests[] = {
+	{ "differential_model_reads_the_server_stream",
+	  differential_model_reads_the_server_stream },
 	{ "differential_model_denies_spoofing_and_requires_the_plain_case",
 	  model_denies_spoofing_and_requires_the_plain_case },
 	{ "differential_sequences_never_deliver_what_the_model_denies",
