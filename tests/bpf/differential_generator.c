@@ -921,6 +921,11 @@ static const char *address_name(uint32_t address)
 	}
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 void diff_step_describe(const struct diff_step *step, char *text, size_t size)
 {
 	const uint8_t *ip = step->frame + 14, *l4;
@@ -977,12 +982,12 @@ void diff_step_describe(const struct diff_step *step, char *text, size_t size)
 		snprintf(text, size,
 			 "%s %s:%u -> %s:%u TCP %s seq %u ack %u urg %u len %zu%s \"%s\" (%s)",
 			 step->hook == DIFF_FROM_POD ? "from_pod" : "to_pod",
-			 address_name((uint32_t)(ip[12] << 24 | ip[13] << 16 | ip[14] << 8 | ip[15])),
+			 address_name(be32(ip + 12)),
 			 l4[0] << 8 | l4[1],
-			 address_name((uint32_t)(ip[16] << 24 | ip[17] << 16 | ip[18] << 8 | ip[19])),
+			 address_name(be32(ip + 16)),
 			 l4[2] << 8 | l4[3], flags,
-			 (unsigned)(l4[4] << 24 | l4[5] << 16 | l4[6] << 8 | l4[7]),
-			 (unsigned)(l4[8] << 24 | l4[9] << 16 | l4[10] << 8 | l4[11]),
+			 be32(l4 + 4),
+			 be32(l4 + 8),
 			 l4[18] << 8 | l4[19], step->length - 14 - header,
 			 fragment & 0x2000 ? " MF" : "", payload, step->note);
 		return;
@@ -994,21 +999,19 @@ void diff_step_describe(const struct diff_step *step, char *text, size_t size)
 		snprintf(text, size,
 			 "%s %s -> %s ICMP error type %u quoting %s:%u -> %s:%u proto %u (%s)",
 			 step->hook == DIFF_FROM_POD ? "from_pod" : "to_pod",
-			 address_name((uint32_t)(ip[12] << 24 | ip[13] << 16 | ip[14] << 8 | ip[15])),
-			 address_name((uint32_t)(ip[16] << 24 | ip[17] << 16 | ip[18] << 8 | ip[19])),
+			 address_name(be32(ip + 12)),
+			 address_name(be32(ip + 16)),
 			 l4[0],
-			 address_name((uint32_t)(inner[12] << 24 | inner[13] << 16 | inner[14] << 8 |
-						 inner[15])),
+			 address_name(be32(inner + 12)),
 			 ports[0] << 8 | ports[1],
-			 address_name((uint32_t)(inner[16] << 24 | inner[17] << 16 | inner[18] << 8 |
-						 inner[19])),
+			 address_name(be32(inner + 16)),
 			 ports[2] << 8 | ports[3], inner[9], step->note);
 		return;
 	}
 	snprintf(text, size, "%s %s -> %s proto %u id %u frag offset %u%s len %zu (%s)",
 		 step->hook == DIFF_FROM_POD ? "from_pod" : "to_pod",
-		 address_name((uint32_t)(ip[12] << 24 | ip[13] << 16 | ip[14] << 8 | ip[15])),
-		 address_name((uint32_t)(ip[16] << 24 | ip[17] << 16 | ip[18] << 8 | ip[19])),
+		 address_name(be32(ip + 12)),
+		 address_name(be32(ip + 16)),
 		 ip[9], ip[4] << 8 | ip[5], (fragment & 0x1fff) * 8,
 		 fragment & 0x2000 ? " MF" : "", step->length - 14 - header, step->note);
 }

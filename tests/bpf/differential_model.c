@@ -579,6 +579,8 @@ static void normalise_segments(char *path)
 		} else if (count < 32 && length < 128) {
 			memcpy(segments[count], at, length);
 			segments[count++][length] = 0;
+		} else {
+			return; /* beyond what the model follows: this reading keeps the path */
 		}
 		at = end;
 	}
@@ -595,7 +597,7 @@ static void normalise_segments(char *path)
 static bool request_allowed(const struct diff_world *world, const char *method, const char *target,
 			    bool *allowed_as_written)
 {
-	char base[512], path[512];
+	char base[512], path[1024]; /* normalising may add two slashes */
 	const char *start = target;
 	static const char *const readings[] = { "", "n", "dn", "pn", "pdn", "dpn", "ddn", "bn",
 						"dbn", "pbn" };
@@ -609,7 +611,7 @@ static bool request_allowed(const struct diff_world *world, const char *method, 
 	base[strcspn(base, "?#")] = 0;
 	*allowed_as_written = http_rules_allow(world, method, base);
 	for (size_t i = 0; i < sizeof(readings) / sizeof(readings[0]); i++) {
-		memcpy(path, base, sizeof(path));
+		memcpy(path, base, sizeof(base));
 		for (const char *step = readings[i]; *step; step++) {
 			if (*step == 'd')
 				percent_decode(path);
