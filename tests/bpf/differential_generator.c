@@ -259,13 +259,45 @@ static struct diff_step *emit(struct generator *g, struct packet_spec *spec,
 	return step;
 }
 
+/* One IP fragment of a whole frame: L4 bytes [start, end), more fragments unless at the end. */
+static void emit_piece(struct generator *g, enum diff_hook hook, const uint8_t *whole,
+		       size_t length, size_t start, size_t end, const char *note)
+{
+	size_t header = (size_t)(whole[14] & 0x0f) * 4, l4_length = length - 14 - header;
+	struct diff_step *step;
+	uint16_t total, fragment, sum;
+	uint8_t *ip;
+	char text[96];
+
+	if (end > l4_length)
+		end = l4_length;
+	if (end <= start)
+		return;
+	snprintf(text, sizeof(text), "%s [L4 bytes %zu-%zu]", note, start, end);
+	step = step_add(g, DIFF_STEP_PACKET, text);
+	if (!step)
+		return;
+	step->hook = hook;
+	memcpy(step->frame, whole, 14 + header);
+	memcpy(step->frame + 14 + header, whole + 14 + header + start, end - start);
+	step->length = 14 + header + end - start;
+	ip = step->frame + 14;
+	total = htons((uint16_t)(header + end - start));
+	memcpy(ip + 2, &total, 2);
+	fragment = htons((uint16_t)((end < l4_length ? 0x2000 : 0) | (start / 8)));
+	memcpy(ip + 6, &fragment, 2);
+	ip[10] = ip[11] = 0;
+	sum = checksum_finish(checksum_add(0, ip, header));
+	memcpy(ip + 10, &sum, 2);
+}
+
 /* The datagram of spec, cut into IP fragments at the given L4 offsets (multiples of 8), sent
  * in the given order. */
 static void emit_fragments(struct generator *g, struct packet_spec *spec, const size_t *cuts,
 			   size_t cut_count, const size_t *order, const char *note)
 {
 	uint8_t whole[DIFF_FRAME_MAX];
-	size_t length, header, l4_length, bounds[8];
+	size_t length, l4_length, bounds[8];
 	enum diff_hook hook;
 
 	spec->ip_id = g->next_ip_id++;
@@ -273,41 +305,40 @@ static void emit_fragments(struct generator *g, struct packet_spec *spec, const 
 	length = packet_build(whole, sizeof(whole), spec);
 	if (!length || cut_count > 6)
 		return;
-	header = (size_t)(whole[14] & 0x0f) * 4;
-	l4_length = length - 14 - header;
+	l4_length = length - 14 - (size_t)(whole[14] & 0x0f) * 4;
 	bounds[0] = 0;
 	for (size_t i = 0; i < cut_count; i++)
 		bounds[i + 1] = cuts[i] < l4_length ? cuts[i] : l4_length;
 	bounds[cut_count + 1] = l4_length;
-	for (size_t n = 0; n <= cut_count; n++) {
-		size_t piece = order[n], start = bounds[piece], end = bounds[piece + 1];
-		struct diff_step *step;
-		uint16_t total, fragment;
-		uint8_t *ip;
-		char text[96];
+	for (size_t n = 0; n <= cut_count; n++)
+		emit_piece(g, hook, whole, length, bounds[order[n]], bounds[order[n] + 1], note);
+}
 
-		if (end <= start)
-			continue;
-		snprintf(text, sizeof(text), "%s [fragment %zu: L4 bytes %zu-%zu]", note, piece,
-			 start, end);
-		step = step_add(g, DIFF_STEP_PACKET, text);
-		if (!step)
-			return;
-		step->hook = hook;
-		memcpy(step->frame, whole, 14 + header);
-		memcpy(step->frame + 14 + header, whole + 14 + header + start, end - start);
-		step->length = 14 + header + end - start;
-		ip = step->frame + 14;
-		total = htons((uint16_t)(header + end - start));
-		memcpy(ip + 2, &total, 2);
-		fragment = htons((uint16_t)((end < l4_length ? 0x2000 : 0) | (start / 8)));
-		memcpy(ip + 6, &fragment, 2);
-		ip[10] = ip[11] = 0;
-		{
-			uint16_t sum = checksum_finish(checksum_add(0, ip, header));
-			memcpy(ip + 10, &sum, 2);
-		}
-	}
+/* Two datagrams under one IP id: the allowed one's first fragment, then a piece of the other
+ * that overlaps it, then the allowed one's rest. Receivers differ on overlaps (Linux drops
+ * the datagram, others keep the first or the last bytes). */
+static void emit_overlapping_fragments(struct generator *g, struct packet_spec *spec,
+				       const char *allowed, const char *denied)
+{
+	uint8_t first[DIFF_FRAME_MAX], second[DIFF_FRAME_MAX];
+	size_t first_length, second_length, cut = 8 * (3 + below(g, 3));
+	enum diff_hook hook;
+
+	spec->ip_id = g->next_ip_id++;
+	hook = hook_of(spec);
+	spec->payload = allowed;
+	spec->payload_length = strlen(allowed);
+	first_length = packet_build(first, sizeof(first), spec);
+	spec->payload = denied;
+	spec->payload_length = strlen(denied);
+	second_length = packet_build(second, sizeof(second), spec);
+	if (!first_length || !second_length)
+		return;
+	emit_piece(g, hook, first, first_length, 0, cut + 8, "allowed request, first fragment");
+	emit_piece(g, hook, second, second_length, cut, second_length,
+		   "overlapping fragment of another request");
+	emit_piece(g, hook, first, first_length, cut + 8, first_length,
+		   "allowed request, the rest");
 }
 
 static void remember(struct generator *g, const struct packet_spec *spec)
@@ -411,12 +442,12 @@ static void urgent_smuggle(struct generator *g, struct conversation *c)
 
 static void l7_move(struct generator *g, struct conversation *c)
 {
-	const char *allowed = pick(g, true), *denied = pick(g, !chance(g, 30));
+	const char *allowed = pick(g, true), *denied = pick(g, chance(g, 25));
 	size_t allowed_length = strlen(allowed), denied_length = strlen(denied);
 	uint32_t at = c->client_next;
 	struct damage damage = { 0 };
 
-	switch (below(g, 13)) {
+	switch (below(g, 14)) {
 	case 0: /* plain */
 		client_data(g, c, denied, denied_length, at, TCP_ACK | TCP_PSH, NULL, "request");
 		c->client_next += (uint32_t)denied_length;
@@ -542,6 +573,17 @@ static void l7_move(struct generator *g, struct conversation *c)
 		client_data(g, c, text, (size_t)length, at, TCP_ACK | TCP_PSH, NULL,
 			    "two requests in one segment");
 		c->client_next += (uint32_t)length;
+		break;
+	}
+	case 12: {
+		struct packet_spec spec = tcp_spec(c->client, c->server, c->client_port,
+						   c->server_port, TCP_ACK | TCP_PSH, at,
+						   c->server_next);
+
+		spec.tcp_timestamps = c->timestamps;
+		emit_overlapping_fragments(g, &spec, allowed, denied);
+		remember(g, &spec);
+		c->client_next += (uint32_t)allowed_length;
 		break;
 	}
 	default: /* an allowed request, then the next at its end */
