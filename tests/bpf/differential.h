@@ -106,8 +106,10 @@ struct diff_sequence {
 uint64_t diff_random(uint64_t *state);
 int diff_generate(uint64_t seed, struct diff_sequence *sequence);
 void diff_sequence_free(struct diff_sequence *sequence);
-/* One line per step, for reproducers. */
+/* One line per step, for reproducers; a pod's policies as text. */
 void diff_step_describe(const struct diff_step *step, char *text, size_t size);
+void diff_policies_describe(const struct diff_direction_policy policy[2], char *text,
+			    size_t size);
 
 /* ---- the model ---- */
 

@@ -963,6 +963,28 @@ static const char *address_name(uint32_t address)
 	}
 }
 
+void diff_policies_describe(const struct diff_direction_policy policy[2], char *text,
+			    size_t size)
+{
+	size_t used = 0;
+
+	text[0] = 0;
+	for (int direction = 0; direction < 2 && used < size; direction++) {
+		used += (size_t)snprintf(text + used, size - used, "%s%s %s", direction ? "; " : "",
+					 direction ? "egress" : "ingress",
+					 policy[direction].isolation_rule ? "isolated" : "open");
+		for (size_t r = 0; r < policy[direction].rule_count && used < size; r++) {
+			const struct diff_rule *rule = &policy[direction].rules[r];
+
+			used += (size_t)snprintf(text + used, size - used,
+						 " [%s id %u proto %u ports %u-%u%s]",
+						 rule->verdict == DIFF_ALLOW ? "allow" : "deny",
+						 rule->identity, rule->protocol, rule->first_port,
+						 rule->last_port, rule->http ? " http" : "");
+		}
+	}
+}
+
 static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -979,22 +1001,16 @@ void diff_step_describe(const struct diff_step *step, char *text, size_t size)
 		snprintf(text, size, "%u s pass (%s)", step->seconds, step->note);
 		return;
 	}
-	if (step->kind == DIFF_STEP_POD_REPLACED) {
-		snprintf(text, size, "pod %c replaced: endpoint %u, identity %u, ingress %s (%zu "
-			 "rules), egress %s (%zu rules)", "ABC"[step->pod], step->endpoint_id,
-			 step->identity, step->policy[0].isolation_rule ? "isolated" : "open",
-			 step->policy[0].rule_count,
-			 step->policy[1].isolation_rule ? "isolated" : "open",
-			 step->policy[1].rule_count);
-		return;
-	}
-	if (step->kind == DIFF_STEP_POLICY_CHANGE) {
-		snprintf(text, size, "policy of pod %c changes: ingress %s (%zu rules), egress %s "
-			 "(%zu rules)", "ABC"[step->pod],
-			 step->policy[0].isolation_rule ? "isolated" : "open",
-			 step->policy[0].rule_count,
-			 step->policy[1].isolation_rule ? "isolated" : "open",
-			 step->policy[1].rule_count);
+	if (step->kind == DIFF_STEP_POD_REPLACED || step->kind == DIFF_STEP_POLICY_CHANGE) {
+		char policies[600];
+
+		diff_policies_describe(step->policy, policies, sizeof(policies));
+		if (step->kind == DIFF_STEP_POD_REPLACED)
+			snprintf(text, size, "pod %c replaced: endpoint %u, identity %u; %s",
+				 "ABC"[step->pod], step->endpoint_id, step->identity, policies);
+		else
+			snprintf(text, size, "policy of pod %c changes: %s", "ABC"[step->pod],
+				 policies);
 		return;
 	}
 	if (step->length < 34 || step->frame[12] != 0x08 || step->frame[13] != 0) {

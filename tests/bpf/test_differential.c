@@ -330,7 +330,7 @@ static int sequence_run(const struct diff_sequence *sequence, const bool *skip, 
 	}
 	for (size_t i = 0; i < count && !violation->found; i++) {
 		const struct diff_step *step = &sequence->steps[i];
-		char text[400];
+		char text[800];
 		struct diff_judgment judgment;
 		struct run_result result;
 		bool delivered;
@@ -440,24 +440,12 @@ static int sequence_shrink(const struct diff_sequence *sequence, bool *skip,
 
 static void world_describe(const struct diff_world *world)
 {
+	char policies[600];
+
 	for (size_t i = 0; i < DIFF_LOCAL_PODS; i++) {
-		const struct diff_pod *pod = &world->pods[i];
-
-		fprintf(stderr, "      pod %c: identity %u", "ABC"[i], pod->identity);
-		for (int direction = 0; direction < 2; direction++) {
-			const struct diff_direction_policy *policy = &pod->policy[direction];
-
-			fprintf(stderr, "; %s %s", direction ? "egress" : "ingress",
-				policy->isolation_rule ? "isolated" : "open");
-			for (size_t r = 0; r < policy->rule_count; r++) {
-				const struct diff_rule *rule = &policy->rules[r];
-				fprintf(stderr, " [%s id %u proto %u ports %u-%u%s]",
-					rule->verdict == DIFF_ALLOW ? "allow" : "deny", rule->identity,
-					rule->protocol, rule->first_port, rule->last_port,
-					rule->http ? " http" : "");
-			}
-		}
-		fputc('\n', stderr);
+		diff_policies_describe(world->pods[i].policy, policies, sizeof(policies));
+		fprintf(stderr, "      pod %c: identity %u; %s\n", "ABC"[i], world->pods[i].identity,
+			policies);
 	}
 	for (size_t i = 0; i < world->http_count; i++)
 		fprintf(stderr, "      http rule: %s %s\n",
