@@ -134,6 +134,7 @@ enum diff_class {
 	DIFF_CLASS_L7_ORDER,	   /* out-of-order, overlapping, rewritten or decoy segments */
 	DIFF_CLASS_L7_FRAGMENT,	   /* a request carried in IP fragments */
 	DIFF_CLASS_L7_MIDSTREAM,   /* a request after the datapath's entry closed or expired */
+	DIFF_CLASS_L7_FAST_OPEN,   /* a request in a SYN's data (TCP Fast Open) */
 	DIFF_CLASS_L7_PATH,	   /* a path the rule matches as written, not as servers read it */
 	DIFF_CLASS_L7_OTHER,	   /* any other denied request reaching the server */
 	DIFF_CLASS_MISSED_ALLOW,   /* completeness: a plain allowed packet was dropped */

@@ -630,7 +630,26 @@ static void tcp_conversation(struct generator *g, bool l7)
 	spec = tcp_spec(c.client, c.server, c.client_port, c.server_port, TCP_SYN, c.client_next,
 			0);
 	spec.tcp_timestamps = c.timestamps;
-	emit(g, &spec, NULL, "SYN");
+	if (l7 && chance(g, 12)) {
+		/* TCP Fast Open: a cookie option (where the timestamps would be) and a request */
+		struct diff_step *step;
+
+		spec.tcp_timestamps = true;
+		spec.payload = pick(g, chance(g, 25));
+		spec.payload_length = strlen(spec.payload);
+		step = emit(g, &spec, NULL, "SYN with a Fast Open cookie and a request");
+		if (step) {
+			static const uint8_t cookie[12] = { 34, 10, 0xc0, 0x0c, 0x1e, 0x5e,
+							   0xc0, 0x0c, 0x1e, 0x5e, 1, 1 };
+			memcpy(step->frame + 14 + 20 + 20, cookie, sizeof(cookie));
+			tcp_checksum_redo(step->frame, step->length);
+		}
+		c.client_next += (uint32_t)spec.payload_length;
+		spec.payload = NULL;
+		spec.payload_length = 0;
+	} else {
+		emit(g, &spec, NULL, "SYN");
+	}
 	remember(g, &spec);
 	c.client_next++;
 	if (c.server != POD_ELSEWHERE) {

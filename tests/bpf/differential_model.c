@@ -54,6 +54,7 @@ struct frame {
 	uint8_t tcp_flags;
 	uint32_t sequence, acknowledgment;
 	uint16_t urgent_pointer;
+	bool fast_open_cookie; /* TCP option 34 */
 	const uint8_t *payload;
 	size_t payload_length;
 	uint8_t icmp_type;
@@ -135,6 +136,7 @@ static const char *const class_names[DIFF_CLASS_COUNT] = {
 	[DIFF_CLASS_L7_ORDER] = "l7_segment_order",
 	[DIFF_CLASS_L7_FRAGMENT] = "l7_fragment",
 	[DIFF_CLASS_L7_MIDSTREAM] = "l7_midstream",
+	[DIFF_CLASS_L7_FAST_OPEN] = "l7_fast_open",
 	[DIFF_CLASS_L7_PATH] = "l7_path",
 	[DIFF_CLASS_L7_OTHER] = "l7_other",
 	[DIFF_CLASS_MISSED_ALLOW] = "missed_allow",
@@ -196,6 +198,18 @@ static bool read_transport(struct frame *frame, const uint8_t *l4, size_t length
 		frame->urgent_pointer = read16(l4 + 18);
 		frame->payload = l4 + header;
 		frame->payload_length = length - header;
+		for (size_t at = 20; at < header;) {
+			if (l4[at] == 0)
+				break;
+			if (l4[at] == 1) {
+				at++;
+				continue;
+			}
+			if (at + 1 >= header || l4[at + 1] < 2)
+				break;
+			frame->fast_open_cookie |= l4[at] == 34;
+			at += l4[at + 1];
+		}
 		return true;
 	}
 	case IPPROTO_UDP:
@@ -907,6 +921,32 @@ static void stream_commit(struct diff_model *model, struct stream *stream,
 	}
 }
 
+/* A Fast Open server hands a SYN's data to the application with the connection. */
+static void stream_syn_data(struct stream *stream, const uint8_t *data, size_t length)
+{
+	for (int v = 0; v < VARIANTS; v++) {
+		struct variant *variant = &stream->variants[v];
+
+		for (size_t i = 0; i < length && i < STREAM_BYTES; i++) {
+			variant->bytes[i] = data[i];
+			variant->present[i] = 1;
+		}
+		while (variant->next < STREAM_BYTES && variant->present[variant->next])
+			variant->next++;
+	}
+}
+
+static void stream_commit_syn_data(struct diff_model *model, struct stream *stream,
+				   const uint8_t *data, size_t length)
+{
+	if (stream->variants[0].next)
+		return; /* the socket has its data already */
+	stream_syn_data(stream, data, length);
+	for (int v = 0; v < VARIANTS; v++)
+		stream->variants[v].denied_seen = variant_scan(&model->world,
+							       &stream->variants[v]).denied;
+}
+
 static void stream_open(struct diff_model *model, const struct tuple *tuple, uint32_t sequence)
 {
 	bool from_server;
@@ -1145,6 +1185,9 @@ struct diff_judgment diff_model_judge(struct diff_model *model, const struct dif
 		return icmp_error_judge(model, step, &frame);
 
 	judgment = flow_judge(model, step, &frame.tuple, frame.tcp_flags);
+	if (judgment.verdict == DIFF_MODEL_MUST && frame.protocol == IPPROTO_TCP &&
+	    (frame.payload_length || frame.fast_open_cookie))
+		judgment.verdict = DIFF_MODEL_MAY; /* data on a SYN: not a plain case */
 	if (judgment.verdict == DIFF_MODEL_DENY || frame.protocol != IPPROTO_TCP)
 		return judgment;
 	if (frame.more_fragments) {
@@ -1159,6 +1202,30 @@ struct diff_judgment diff_model_judge(struct diff_model *model, const struct dif
 		enum diff_class class;
 		char reason[160];
 
+		if ((frame.tcp_flags & (FLAG_SYN | FLAG_ACK)) == FLAG_SYN && frame.fast_open_cookie &&
+		    frame.payload_length && !from_server &&
+		    tcp_checksum_valid(frame.source, frame.destination, frame.l4,
+				       frame.l4_length)) {
+			struct decision decision = connection_decide(model, &frame.tuple,
+								     step->hook == DIFF_FROM_POD);
+			struct stream *trial = &model->scratch;
+
+			if (decision.answer != ANSWER_ALLOW || !decision.http)
+				return judgment;
+			memset(trial, 0, sizeof(*trial));
+			for (int v = 0; v < VARIANTS; v++) {
+				trial->variants[v].urgent_mode = v % 3;
+				trial->variants[v].last_wins = v >= 3;
+				trial->variants[v].fin_at = STREAM_BYTES;
+			}
+			stream_syn_data(trial, frame.payload, frame.payload_length);
+			for (int v = 0; v < VARIANTS; v++)
+				if (variant_scan(&model->world, &trial->variants[v]).denied)
+					return judged(DIFF_MODEL_DENY, DIFF_CLASS_L7_FAST_OPEN,
+						      "a SYN whose data (TCP Fast Open) is a request "
+						      "the HTTP rules deny");
+			return judgment;
+		}
 		if (!stream || from_server || !frame.payload_length)
 			return judgment;
 		segment = segment_of(&frame, tcp_checksum_valid(frame.source, frame.destination,
@@ -1292,8 +1359,15 @@ void diff_model_observe(struct diff_model *model, const struct diff_step *step, 
 	if ((frame.tcp_flags & (FLAG_SYN | FLAG_ACK)) == FLAG_SYN && !from_server) {
 		decision = connection_decide(model, &frame.tuple, step->hook == DIFF_FROM_POD);
 		if (decision.answer == ANSWER_ALLOW && decision.http &&
-		    pod_at(model, frame.destination))
+		    pod_at(model, frame.destination)) {
 			stream_open(model, &frame.tuple, frame.sequence);
+			stream = stream_find(model, &frame.tuple, &from_server);
+			if (stream && frame.fast_open_cookie && frame.payload_length &&
+			    tcp_checksum_valid(frame.source, frame.destination, frame.l4,
+					       frame.l4_length))
+				stream_commit_syn_data(model, stream, frame.payload,
+						       frame.payload_length);
+		}
 		return;
 	}
 	if (stream && !from_server) {

@@ -412,25 +412,31 @@ static int sequence_run(const struct diff_sequence *sequence, const bool *skip, 
 	return err;
 }
 
-/* Drops steps one at a time, last first, while a violation of the same class remains. */
+/* Drops steps one at a time, last first, while a violation of the same class remains; again
+ * until a pass drops nothing (a step may only become removable once another is gone). */
 static int sequence_shrink(const struct diff_sequence *sequence, bool *skip,
 			   struct violation *violation)
 {
 	size_t end = violation->step + 1;
+	bool dropped = true;
 
-	for (size_t i = end; i-- > 0;) {
-		struct violation trial;
+	for (int pass = 0; pass < 4 && dropped; pass++) {
+		dropped = false;
+		for (size_t i = end; i-- > 0;) {
+			struct violation trial;
 
-		if (skip[i])
-			continue;
-		skip[i] = true;
-		if (sequence_run(sequence, skip, end, false, &trial, NULL) < 0)
-			return -1;
-		if (trial.found && trial.class == violation->class) {
-			*violation = trial;
-			end = trial.step + 1;
-		} else {
-			skip[i] = false;
+			if (skip[i])
+				continue;
+			skip[i] = true;
+			if (sequence_run(sequence, skip, end, false, &trial, NULL) < 0)
+				return -1;
+			if (trial.found && trial.class == violation->class) {
+				*violation = trial;
+				end = trial.step + 1;
+				dropped = true;
+			} else {
+				skip[i] = false;
+			}
 		}
 	}
 	for (size_t i = end; i < sequence->count; i++)
