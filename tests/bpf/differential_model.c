@@ -891,9 +891,9 @@ static bool stream_would_deny(struct diff_model *model, struct stream *stream,
 	}
 	if (!denied)
 		return false;
-	if (as_written)
-		*class = DIFF_CLASS_L7_PATH;
-	else if (!inline_revealed)
+	/* The trick the request needed, first; the path only when nothing else was needed (the
+	 * suite shrinks a violation before it is classed, so incidental tricks are gone). */
+	if (!inline_revealed)
 		*class = DIFF_CLASS_L7_URGENT;
 	else if (from_fragments)
 		*class = DIFF_CLASS_L7_FRAGMENT;
@@ -901,6 +901,8 @@ static bool stream_would_deny(struct diff_model *model, struct stream *stream,
 		*class = DIFF_CLASS_L7_ORDER;
 	else if (trial->restarted)
 		*class = DIFF_CLASS_L7_MIDSTREAM;
+	else if (as_written)
+		*class = DIFF_CLASS_L7_PATH;
 	else
 		*class = DIFF_CLASS_L7_OTHER;
 	snprintf(reason, reason_size,
