@@ -76,6 +76,7 @@ enum diff_step_kind {
 	DIFF_STEP_POLICY_CHANGE,
 	DIFF_STEP_TIME_PASSES,
 	DIFF_STEP_POD_REPLACED, /* the pod is deleted and a new one gets its address */
+	DIFF_STEP_EVICTION,	/* a flood pushes a connection's entry out of the LRU */
 };
 
 #define DIFF_FRAME_MAX 1600
@@ -93,6 +94,9 @@ struct diff_step {
 	uint32_t endpoint_id, identity;
 	/* DIFF_STEP_TIME_PASSES */
 	uint32_t seconds;
+	/* DIFF_STEP_EVICTION: the connection, by its addresses and ports (host byte order) */
+	uint32_t evicted_source, evicted_destination;
+	uint16_t evicted_source_port, evicted_destination_port;
 };
 
 struct diff_sequence {
@@ -161,5 +165,7 @@ void diff_model_observe(struct diff_model *model, const struct diff_step *step, 
 void diff_model_policy_change(struct diff_model *model, const struct diff_step *step);
 void diff_model_pod_replaced(struct diff_model *model, const struct diff_step *step);
 void diff_model_time_passes(struct diff_model *model, uint32_t seconds);
+/* The datapath lost its entry for a connection; the endpoints did not. */
+void diff_model_eviction(struct diff_model *model, const struct diff_step *step);
 
 #endif

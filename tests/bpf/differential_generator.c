@@ -447,7 +447,7 @@ static void l7_move(struct generator *g, struct conversation *c)
 	uint32_t at = c->client_next;
 	struct damage damage = { 0 };
 
-	switch (below(g, 14)) {
+	switch (below(g, 15)) {
 	case 0: /* plain */
 		client_data(g, c, denied, denied_length, at, TCP_ACK | TCP_PSH, NULL, "request");
 		c->client_next += (uint32_t)denied_length;
@@ -584,6 +584,20 @@ static void l7_move(struct generator *g, struct conversation *c)
 		emit_overlapping_fragments(g, &spec, allowed, denied);
 		remember(g, &spec);
 		c->client_next += (uint32_t)allowed_length;
+		break;
+	}
+	case 13: { /* a flood evicts the entry, then the request */
+		struct diff_step *step = step_add(g, DIFF_STEP_EVICTION, "LRU eviction");
+
+		if (step) {
+			step->evicted_source = c->client;
+			step->evicted_destination = c->server;
+			step->evicted_source_port = c->client_port;
+			step->evicted_destination_port = c->server_port;
+		}
+		client_data(g, c, denied, denied_length, at, TCP_ACK | TCP_PSH, NULL,
+			    "request after the entry was evicted");
+		c->client_next += (uint32_t)denied_length;
 		break;
 	}
 	default: /* an allowed request, then the next at its end */
@@ -1018,6 +1032,13 @@ void diff_step_describe(const struct diff_step *step, char *text, size_t size)
 
 	if (step->kind == DIFF_STEP_TIME_PASSES) {
 		snprintf(text, size, "%u s pass (%s)", step->seconds, step->note);
+		return;
+	}
+	if (step->kind == DIFF_STEP_EVICTION) {
+		snprintf(text, size, "the entry of %s:%u -> %s:%u is evicted (%s)",
+			 address_name(step->evicted_source), step->evicted_source_port,
+			 address_name(step->evicted_destination), step->evicted_destination_port,
+			 step->note);
 		return;
 	}
 	if (step->kind == DIFF_STEP_POD_REPLACED || step->kind == DIFF_STEP_POLICY_CHANGE) {

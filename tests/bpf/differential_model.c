@@ -1438,6 +1438,18 @@ void diff_model_pod_replaced(struct diff_model *model, const struct diff_step *s
 			model->streams[i].used = false;
 }
 
+void diff_model_eviction(struct diff_model *model, const struct diff_step *step)
+{
+	struct tuple tuple = { step->evicted_source, step->evicted_destination,
+			       step->evicted_source_port, step->evicted_destination_port,
+			       IPPROTO_TCP };
+	bool from_server;
+	struct stream *stream = stream_find(model, &tuple, &from_server);
+
+	if (stream)
+		stream->restarted = true;
+}
+
 void diff_model_time_passes(struct diff_model *model, uint32_t seconds)
 {
 	(void)seconds;

@@ -280,6 +280,23 @@ static int pod_replace(struct diff_world *world, const struct diff_step *step, s
 	return bump_revision();
 }
 
+/* What an LRU flood does to one connection: its entry is gone, either way round. */
+static void evict(const struct diff_step *step)
+{
+	struct weir_ct_key key = { .source = htonl(step->evicted_source),
+				   .destination = htonl(step->evicted_destination),
+				   .source_port = htons(step->evicted_source_port),
+				   .destination_port = htons(step->evicted_destination_port),
+				   .protocol = IPPROTO_TCP };
+	struct weir_ct_key reverse = { .source = key.destination, .destination = key.source,
+				       .source_port = key.destination_port,
+				       .destination_port = key.source_port,
+				       .protocol = IPPROTO_TCP };
+
+	bpf_map_delete_elem(datapath.ct_fd, &key);
+	bpf_map_delete_elem(datapath.ct_fd, &reverse);
+}
+
 /* Time passes for conntrack: every deadline comes nearer. */
 static int time_passes(uint32_t seconds)
 {
@@ -355,6 +372,11 @@ static int sequence_run(const struct diff_sequence *sequence, const bool *skip, 
 				break;
 			}
 			diff_model_pod_replaced(model, step);
+			continue;
+		}
+		if (step->kind == DIFF_STEP_EVICTION) {
+			evict(step);
+			diff_model_eviction(model, step);
 			continue;
 		}
 		if (step->kind == DIFF_STEP_TIME_PASSES) {
