@@ -773,6 +773,7 @@ static struct stream *stream_find(struct diff_model *model, const struct tuple *
 {
 	struct tuple reversed = tuple_reversed(tuple);
 
+	*from_server = false;
 	for (size_t i = 0; i < MAX_STREAMS; i++) {
 		struct stream *stream = &model->streams[i];
 
@@ -923,6 +924,17 @@ static void stream_commit(struct diff_model *model, struct stream *stream,
 	}
 }
 
+/* A fresh stream: every reading empty. */
+static void variants_init(struct stream *stream)
+{
+	memset(stream, 0, sizeof(*stream));
+	for (int v = 0; v < VARIANTS; v++) {
+		stream->variants[v].urgent_mode = v % 3;
+		stream->variants[v].last_wins = v >= 3;
+		stream->variants[v].fin_at = STREAM_BYTES;
+	}
+}
+
 /* A Fast Open server hands a SYN's data to the application with the connection. */
 static void stream_syn_data(struct stream *stream, const uint8_t *data, size_t length)
 {
@@ -968,15 +980,10 @@ static void stream_open(struct diff_model *model, const struct tuple *tuple, uin
 		if (!stream)
 			return; /* not followed: no verdicts on it */
 	}
-	memset(stream, 0, sizeof(*stream));
+	variants_init(stream);
 	stream->used = true;
 	stream->forward = *tuple;
 	stream->initial_sequence = sequence;
-	for (int v = 0; v < VARIANTS; v++) {
-		stream->variants[v].urgent_mode = v % 3;
-		stream->variants[v].last_wins = v >= 3;
-		stream->variants[v].fin_at = STREAM_BYTES;
-	}
 }
 
 static struct segment segment_of(const struct frame *frame, bool checksum_valid)
@@ -1112,11 +1119,86 @@ static struct diff_judgment icmp_error_judge(struct diff_model *model, const str
 		      "an ICMP error quoting no flow, that the policies deny");
 }
 
+/* A later fragment: only after its datagram's first fragment was delivered, as a packet of
+ * that first fragment's flow; the one completing a request's datagram is judged as the
+ * segment the server reassembles. */
+static struct diff_judgment later_fragment_judge(struct diff_model *model,
+						 const struct diff_step *step,
+						 const struct frame *frame)
+{
+	struct fragment_record *record = fragment_find(model, frame);
+	struct diff_judgment judgment;
+	struct fragment_record copy;
+	struct stream *stream;
+	struct frame whole;
+	bool from_server, checksum_valid;
+
+	if (!record) {
+		for (size_t i = 0; i < model->refused_fragment_count; i++) {
+			const struct tuple *tuple = &model->refused_fragments[i];
+
+			if (tuple->source == frame->source &&
+			    tuple->destination == frame->destination &&
+			    tuple->protocol == frame->protocol &&
+			    model->refused_fragment_ids[i] == frame->ip_id &&
+			    stream_find(model, tuple, &from_server) && !from_server)
+				return judged(DIFF_MODEL_DENY, DIFF_CLASS_L7_FRAGMENT,
+					      "a later fragment of a request whose first fragment "
+					      "was refused (dropped or replaced)");
+		}
+		return judged(DIFF_MODEL_DENY, DIFF_CLASS_FRAGMENT,
+			      "a later fragment whose first fragment was never delivered as sent "
+			      "(dropped, or replaced by a RST or 403)");
+	}
+	judgment = flow_judge(model, step, &record->tuple, 0);
+	if (judgment.verdict == DIFF_MODEL_DENY) {
+		if (judgment.class != DIFF_CLASS_STALE_CT)
+			judgment.class = DIFF_CLASS_FRAGMENT;
+		return judgment;
+	}
+	stream = stream_find(model, &record->tuple, &from_server);
+	copy = *record;
+	if (stream && !from_server && fragment_completes(&copy, frame, &whole, &checksum_valid)) {
+		struct segment segment = segment_of(&whole, checksum_valid);
+		enum diff_class class;
+
+		if (stream_would_deny(model, stream, &segment, true, &class, judgment.reason,
+				      sizeof(judgment.reason)))
+			return judged(DIFF_MODEL_DENY, class, judgment.reason);
+	}
+	return judged(DIFF_MODEL_MAY, DIFF_CLASS_NONE, "a later fragment of a flow");
+}
+
+/* A SYN carrying a Fast Open cookie and data, to a port under HTTP rules: a Fast Open server
+ * reads the data at once. */
+static bool fast_open_would_deny(struct diff_model *model, const struct diff_step *step,
+				 const struct frame *frame)
+{
+	struct decision decision = connection_decide(model, &frame->tuple,
+						     step->hook == DIFF_FROM_POD);
+	struct stream *trial = &model->scratch;
+
+	if (decision.answer != ANSWER_ALLOW || !decision.http ||
+	    !tcp_checksum_valid(frame->source, frame->destination, frame->l4, frame->l4_length))
+		return false;
+	variants_init(trial);
+	stream_syn_data(trial, frame->payload, frame->payload_length);
+	for (int v = 0; v < VARIANTS; v++)
+		if (variant_scan(&model->world, &trial->variants[v]).denied)
+			return true;
+	return false;
+}
+
 struct diff_judgment diff_model_judge(struct diff_model *model, const struct diff_step *step)
 {
 	struct frame frame = read_frame(step->frame, step->length);
 	const struct diff_pod *pod;
 	struct diff_judgment judgment;
+	struct stream *stream;
+	struct segment segment;
+	enum diff_class class;
+	bool from_server;
+	char reason[160];
 
 	if (!frame.ipv4)
 		return judged(DIFF_MODEL_DENY, DIFF_CLASS_MALFORMED, "not a whole IPv4 header");
@@ -1134,108 +1216,35 @@ struct diff_judgment diff_model_judge(struct diff_model *model, const struct dif
 	if (frame.protocol != IPPROTO_TCP && frame.protocol != IPPROTO_UDP &&
 	    frame.protocol != IPPROTO_ICMP && frame.protocol != IPPROTO_SCTP)
 		return judged(DIFF_MODEL_DENY, DIFF_CLASS_MALFORMED, "a transport weir does not know");
-
-	if (frame.fragment_offset) {
-		struct fragment_record *record = fragment_find(model, &frame);
-		bool from_server;
-		struct stream *stream;
-
-		if (!record) {
-			for (size_t i = 0; i < model->refused_fragment_count; i++) {
-				const struct tuple *tuple = &model->refused_fragments[i];
-				bool from_server;
-
-				if (tuple->source == frame.source &&
-				    tuple->destination == frame.destination &&
-				    tuple->protocol == frame.protocol &&
-				    model->refused_fragment_ids[i] == frame.ip_id &&
-				    stream_find(model, tuple, &from_server) && !from_server)
-					return judged(DIFF_MODEL_DENY, DIFF_CLASS_L7_FRAGMENT,
-						      "a later fragment of a request whose first "
-						      "fragment was refused (dropped or replaced)");
-			}
-			return judged(DIFF_MODEL_DENY, DIFF_CLASS_FRAGMENT,
-				      "a later fragment whose first fragment was never delivered as "
-				      "sent (dropped, or replaced by a RST or 403)");
-		}
-		judgment = flow_judge(model, step, &record->tuple, 0);
-		if (judgment.verdict == DIFF_MODEL_DENY) {
-			if (judgment.class != DIFF_CLASS_STALE_CT)
-				judgment.class = DIFF_CLASS_FRAGMENT;
-			return judgment;
-		}
-		stream = stream_find(model, &record->tuple, &from_server);
-		if (stream && !from_server) {
-			struct fragment_record copy = *record;
-			struct frame whole;
-			bool checksum_valid;
-
-			if (fragment_completes(&copy, &frame, &whole, &checksum_valid)) {
-				struct segment segment = segment_of(&whole, checksum_valid);
-				enum diff_class class;
-
-				if (stream_would_deny(model, stream, &segment, true, &class,
-						      judgment.reason, sizeof(judgment.reason)))
-					return judged(DIFF_MODEL_DENY, class, judgment.reason);
-			}
-		}
-		return judged(DIFF_MODEL_MAY, DIFF_CLASS_NONE, "a later fragment of a flow");
-	}
+	if (frame.fragment_offset)
+		return later_fragment_judge(model, step, &frame);
 	if (!frame.l4_complete)
 		return judged(DIFF_MODEL_DENY, DIFF_CLASS_MALFORMED, "a truncated transport header");
 	if (frame.icmp_error)
 		return icmp_error_judge(model, step, &frame);
 
 	judgment = flow_judge(model, step, &frame.tuple, frame.tcp_flags);
-	if (judgment.verdict == DIFF_MODEL_MUST && frame.protocol == IPPROTO_TCP &&
-	    (frame.payload_length || frame.fast_open_cookie))
-		judgment.verdict = DIFF_MODEL_MAY; /* data on a SYN: not a plain case */
-	if (judgment.verdict == DIFF_MODEL_DENY || frame.protocol != IPPROTO_TCP)
+	if (judgment.verdict == DIFF_MODEL_MUST &&
+	    (frame.more_fragments ||
+	     (frame.protocol == IPPROTO_TCP && (frame.payload_length || frame.fast_open_cookie))))
+		judgment.verdict = DIFF_MODEL_MAY; /* data on a SYN, or fragments: not plain */
+	if (judgment.verdict == DIFF_MODEL_DENY || frame.protocol != IPPROTO_TCP ||
+	    frame.more_fragments || !frame.payload_length)
 		return judgment;
-	if (frame.more_fragments) {
-		if (judgment.verdict == DIFF_MODEL_MUST)
-			judgment.verdict = DIFF_MODEL_MAY;
+	stream = stream_find(model, &frame.tuple, &from_server);
+	if ((frame.tcp_flags & (FLAG_SYN | FLAG_ACK)) == FLAG_SYN && frame.fast_open_cookie &&
+	    !from_server)
+		return fast_open_would_deny(model, step, &frame)
+			       ? judged(DIFF_MODEL_DENY, DIFF_CLASS_L7_FAST_OPEN,
+					"a SYN whose data (TCP Fast Open) is a request the HTTP "
+					"rules deny")
+			       : judgment;
+	if (!stream || from_server)
 		return judgment;
-	}
-	{
-		bool from_server;
-		struct stream *stream = stream_find(model, &frame.tuple, &from_server);
-		struct segment segment;
-		enum diff_class class;
-		char reason[160];
-
-		if ((frame.tcp_flags & (FLAG_SYN | FLAG_ACK)) == FLAG_SYN && frame.fast_open_cookie &&
-		    frame.payload_length && !from_server &&
-		    tcp_checksum_valid(frame.source, frame.destination, frame.l4,
-				       frame.l4_length)) {
-			struct decision decision = connection_decide(model, &frame.tuple,
-								     step->hook == DIFF_FROM_POD);
-			struct stream *trial = &model->scratch;
-
-			if (decision.answer != ANSWER_ALLOW || !decision.http)
-				return judgment;
-			memset(trial, 0, sizeof(*trial));
-			for (int v = 0; v < VARIANTS; v++) {
-				trial->variants[v].urgent_mode = v % 3;
-				trial->variants[v].last_wins = v >= 3;
-				trial->variants[v].fin_at = STREAM_BYTES;
-			}
-			stream_syn_data(trial, frame.payload, frame.payload_length);
-			for (int v = 0; v < VARIANTS; v++)
-				if (variant_scan(&model->world, &trial->variants[v]).denied)
-					return judged(DIFF_MODEL_DENY, DIFF_CLASS_L7_FAST_OPEN,
-						      "a SYN whose data (TCP Fast Open) is a request "
-						      "the HTTP rules deny");
-			return judgment;
-		}
-		if (!stream || from_server || !frame.payload_length)
-			return judgment;
-		segment = segment_of(&frame, tcp_checksum_valid(frame.source, frame.destination,
-								frame.l4, frame.l4_length));
-		if (stream_would_deny(model, stream, &segment, false, &class, reason,
-				      sizeof(reason)))
-			return judged(DIFF_MODEL_DENY, class, reason);
-	}
+	segment = segment_of(&frame, tcp_checksum_valid(frame.source, frame.destination, frame.l4,
+							frame.l4_length));
+	if (stream_would_deny(model, stream, &segment, false, &class, reason, sizeof(reason)))
+		return judged(DIFF_MODEL_DENY, class, reason);
 	return judgment;
 }
 
