@@ -8,6 +8,9 @@
 #                     undefined and runs each for FUZZ_SECONDS on its corpus (new inputs go to
 #                     build/fuzz/corpus/<target>, crashes to fuzz/crashes/)
 #   FUZZ_TARGETS      the targets (fuzz/fuzz_<target>.c, corpus in fuzz/corpus/<target>/)
+#   make fuzz-differential  the datapath's differential test (tests/bpf/test_differential.c)
+#                     from a random first seed, as many sequences as fit in FUZZ_SECONDS;
+#                     `make fuzz` runs it after the libFuzzer targets
 
 FUZZ_TARGETS     := cni_config cni_args prev_result yaml kubeconfig k8s_objects watch_event \
                     standalone datapath_packets
@@ -28,7 +31,7 @@ FUZZ_CFLAGS      := $(filter-out -Werror -Wno-format-truncation,$(CFLAGS)) \
                     -Icni -Iagent -Itests -Ifuzz
 fuzz_obj = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))
 
-.PHONY: fuzz fuzz-build fuzz-replay
+.PHONY: fuzz fuzz-build fuzz-replay fuzz-differential
 
 # Replay objects: gcc with the Makefile's ASAN_FLAGS (address, undefined and float-cast-overflow,
 # which gcc's -fsanitize=undefined leaves out), built apart from $(ASAN_OBJ) because their
@@ -64,8 +67,16 @@ $(foreach target,$(FUZZ_TARGETS),$(eval $(call FUZZ_TARGET_RULES,$(target))))
 
 fuzz-build: $(FUZZ_BINS)
 
-fuzz: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS) $(BUILD)/tests/bpf_tests
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run_fuzz.sh $(FUZZ_DIR) $(FUZZ_TARGETS)
+	@$(MAKE) --no-print-directory fuzz-differential
+
+# WEIR_DIFF_SEED picks the first seed (a failure prints the one to replay with
+# WEIR_DIFF_REPLAY); WEIR_DIFF_KNOWN works as in `make test`.
+fuzz-differential: $(BUILD)/tests/bpf_tests
+	@WEIR_DIFF_SEED=$${WEIR_DIFF_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+		WEIR_DIFF_SEQUENCES=100000000 WEIR_DIFF_SECONDS=$(FUZZ_SECONDS) \
+		$(BUILD)/tests/bpf_tests differential_sequences
 
 fuzz-replay: $(FUZZ_REPLAY_BINS)
 	@./fuzz/replay_all.sh $(FUZZ_DIR)

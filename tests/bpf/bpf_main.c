@@ -28,6 +28,8 @@ int main(int argc, char **argv)
 			       filter);
 	failed += test_run_all("bpf_pending", pending_tests, pending_tests_count, filter);
 	failed += test_run_all("bpf_masquerade", masquerade_tests, masquerade_tests_count, filter);
+	failed += test_run_all("bpf_differential", differential_tests, differential_tests_count,
+			       filter);
 	fixture_teardown();
 	return failed ? 1 : 0;
 }
