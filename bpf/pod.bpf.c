@@ -237,11 +237,20 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 
 	/* An entry made for other endpoints than the packet's (an address that became a pod, a
 	 * pod on a deleted pod's address) is not this connection's: the packet is new. */
-	ct_track(packet, &tracked, source, destination,
-		 (from_pod ? CT_FROM_POD | CT_KNOW_SENDER : 0) |
-			 (!from_pod || packet->destination != bpf_htonl(WEIR_HAIRPIN_ADDRESS)
-				  ? CT_KNOW_RECEIVER
-				  : 0));
+	if (hook == HOOK_TO_POD) {
+		/* A local pod's packet reaching another local pod through the host: its sender is
+		 * known too, so an entry of the address's previous owner is not its. */
+		const struct weir_endpoint *sender = local_endpoint_by_address(packet->source);
+
+		ct_track(packet, &tracked, sender, destination,
+			 (sender ? CT_KNOW_SENDER : 0) | CT_KNOW_RECEIVER);
+	} else {
+		ct_track(packet, &tracked, source, destination,
+			 (from_pod ? CT_FROM_POD | CT_KNOW_SENDER : 0) |
+				 (!from_pod || packet->destination != bpf_htonl(WEIR_HAIRPIN_ADDRESS)
+					  ? CT_KNOW_RECEIVER
+					  : 0));
+	}
 	/* Before conntrack has a say: an entry of the address's previous owner opens nothing. */
 	if (pending && !pending_gate_allows(packet, pending, hook == HOOK_TO_POD, tracked.status)) {
 		__u8 source_side = (pending & PENDING_DESTINATION) == 0;
@@ -252,6 +261,23 @@ static __always_inline int enforce(struct __sk_buff *skb, struct packet *packet,
 				   0);
 	}
 	if (tracked.status == CT_RELATED) {
+		struct weir_ct_entry *entry = tracked.entry;
+
+		/* An error about a connection is only as allowed as the connection: one the
+		 * current policy revoked carries nothing more, not even its ICMP. */
+		if (entry && entry->revision != revision) {
+			metrics_count(WEIR_COUNTER_CT_REJUDGED);
+			judge_connection_into(&tracked.key, entry->source_endpoint_id,
+					      entry->destination_endpoint_id, 1, &judgment);
+			if (!judgment.allowed) {
+				bpf_map_delete_elem(&ct, &tracked.key);
+				return drop_packet(packet, judgment.endpoint_id,
+						   WEIR_DROP_POLICY_REVOKED, judgment.direction,
+						   judgment.peer_identity, judgment.rule_id);
+			}
+			entry->revision = revision;
+			entry->rule_id = judgment.rule_id;
+		}
 		metrics_count(WEIR_COUNTER_CT_RELATED);
 		return CONTINUE;
 	}

@@ -5,6 +5,7 @@
 #ifndef WEIR_BPF_CONNTRACK_H
 #define WEIR_BPF_CONNTRACK_H
 
+#include "endpoints.h"
 #include "identity.h"
 #include "maps.h"
 #include "parse.h"
@@ -212,13 +213,24 @@ static __noinline int ct_track(const struct packet *packet, struct ct_lookup_res
 	*result = ct_lookup(packet, bpf_ktime_get_ns(), how & CT_FROM_POD);
 	if (result->status == CT_NEW || !result->entry)
 		return 0;
-	if (result->status == CT_REPLY ||
-	    (result->status == CT_RELATED && packet->destination == result->key.source))
+	if (result->status == CT_RELATED) {
+		/* An error about a connection, whoever reports it: both of the connection's ends
+		 * must still be the endpoints it was judged for. */
+		if (ct_endpoints_current(result->entry,
+					 local_endpoint_by_address(result->key.source),
+					 local_endpoint_by_address(result->key.destination),
+					 CT_KNOW_SENDER | CT_KNOW_RECEIVER))
+			return 0;
+		result->status = CT_NEW;
+		result->entry = 0;
+		ct_key_of(packet, &result->key);
+		return 0;
+	}
+	if (result->status == CT_REPLY)
 		how |= CT_TOWARDS_SOURCE;
 	if (ct_endpoints_current(result->entry, sender, receiver, how))
 		return 0;
-	if (result->status != CT_RELATED)
-		bpf_map_delete_elem(&ct, &result->key);
+	bpf_map_delete_elem(&ct, &result->key);
 	result->status = CT_NEW;
 	result->entry = 0;
 	ct_key_of(packet, &result->key);
