@@ -9,7 +9,8 @@
 # WEIR_KIND_SUITE=ci runs every scenario and a named subset of each upstream suite (the one
 # `make test` runs, sized for CI's 90 minutes with the offline builds) and writes its RESULTS.md
 # into the run folder. Without a Docker engine it prints one SKIP line and succeeds; with one but
-# no cluster it fails, naming `make kind-up`. Ends with "N passed, N failed"; non-zero on failure.
+# no cluster it fails, naming `make kind-up`. Ends with "kind-e2e: N passed, N failed" (the line
+# tests/run.sh sums); non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 
@@ -23,7 +24,7 @@ PROCS=${WEIR_KIND_PROCS:-3}
 export KUBERNETES_VERSION WEIR_KIND_CACHE
 
 say() { echo "kind-e2e: $*"; }
-die() { echo "kind-e2e: FAILED: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+die() { echo "kind-e2e: FAILED: $*" >&2; echo "kind-e2e: 0 passed, 1 failed"; exit 1; }
 
 case "$SUITE" in full | ci) ;; *) die "WEIR_KIND_SUITE=$SUITE: must be full or ci" ;; esac
 if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then
@@ -138,5 +139,5 @@ results=$RUN_DIR/RESULTS.md
 python3 tests/e2e/kind/results.py "$RUN_DIR" tests/e2e/kind/expectations.tsv "$results" >"$RUN_DIR/summary"
 status=$?
 say "results in $results (run folder $RUN_DIR, $(($(date +%s) - started)) s in all)"
-cat "$RUN_DIR/summary"
+echo "kind-e2e: $(cat "$RUN_DIR/summary")"
 exit "$status"
