@@ -71,6 +71,12 @@ while True:
 }
 
 connect_from() { # command-prefix... : prints "<answer> <peer address>" or the error's name
+    connect_to "$NODE_ADDRESS" "$@"
+}
+
+connect_to() { # address command-prefix...
+    local address=$1
+    shift
     "$@" python3 -c '
 import socket, sys
 try:
@@ -78,7 +84,7 @@ try:
     print(s.recv(16).decode() or "empty", s.getpeername()[0])
 except Exception as error:
     print(type(error).__name__)
-' "$NODE_ADDRESS" "$HOST_PORT"
+' "$address" "$HOST_PORT"
 }
 
 hostport_setup() {
@@ -142,6 +148,10 @@ test_hostport_reaches_the_pod_from_outside_the_node() {
     sleep 0.3
     assert_eq "$(connect_from ip netns exec "$TEST_ID-outside")" "web $NODE_ADDRESS" \
         "outside client through hostPort $HOST_PORT"
+    # The node itself, as a hostNetwork pod would: its own address, and 127.0.0.1 (portmap's
+    # snat masquerades it so the reply finds its way back).
+    assert_eq "$(connect_from in_node)" "web $NODE_ADDRESS" "the node through its own address"
+    assert_eq "$(connect_to 127.0.0.1 in_node)" "web 127.0.0.1" "the node through 127.0.0.1"
     # CHECK gets the chain's final result as prevResult. Only weir-cni's CHECK is run: Debian
     # 12's portmap (1.1.1) fails CHECK of an IPv4-only pod wherever ip6tables works, looking
     # for IPv6 rules it never made (containernetworking/plugins#819, fixed in 1.2.0); neither
