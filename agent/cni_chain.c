@@ -33,7 +33,8 @@ const char *cni_chain_common_version(const char *version_answer)
 		cJSON *item;
 		cJSON_ArrayForEach(item, supported)
 		{
-			if (cJSON_IsString(item) && strcmp(item->valuestring, weir_cni_versions[i]) == 0) {
+			if (cJSON_IsString(item) &&
+			    strcmp(item->valuestring, weir_cni_versions[i]) == 0) {
 				common = weir_cni_versions[i];
 				break;
 			}
@@ -108,8 +109,9 @@ static int plugin_version_answer(const char *path, char *answer, size_t size, ch
 		;
 	if (used == 0) {
 		if (!*errbuf)
-			snprintf(errbuf, errlen, "%s answered VERSION with nothing (exit status %d)",
-				 path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			snprintf(errbuf, errlen,
+				 "%s answered VERSION with nothing (exit status %d)", path,
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		return -1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -147,7 +149,8 @@ void cni_chain_decide(const char *bin_dir, struct cni_chain *chain)
 	common = cni_chain_common_version(answer);
 	if (!common) {
 		snprintf(chain->note, sizeof(chain->note),
-			 "%s speaks no CNI version weir-cni speaks (%.120s): hostPort is not served",
+			 "%s speaks no CNI version weir-cni speaks (%.120s): "
+			 "hostPort is not served",
 			 path, answer);
 		return;
 	}

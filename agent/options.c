@@ -121,9 +121,10 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		return -1;
 	}
 	if (options->bpffs[0] != '/' || options->state_dir[0] != '/' ||
-	    options->cni_conf_dir[0] != '/' || (options->cni_bin_dir && options->cni_bin_dir[0] != '/')) {
-		fprintf(stderr, "weir-agent: --bpffs, --state-dir, --cni-conf-dir and --cni-bin-dir "
-				"must be absolute paths\n");
+	    options->cni_conf_dir[0] != '/' ||
+	    (options->cni_bin_dir && options->cni_bin_dir[0] != '/')) {
+		fprintf(stderr, "weir-agent: --bpffs, --state-dir, --cni-conf-dir and "
+				"--cni-bin-dir must be absolute paths\n");
 		return -1;
 	}
 	if (options->pod_cidr_text) {

@@ -90,7 +90,8 @@ static void debian_portmap_is_chained_at_1_0_0(void)
 	char dir[64];
 	struct cni_chain chain;
 
-	bin_dir_with_portmap(dir, "[ \"$CNI_COMMAND\" = VERSION ] || exit 7\necho '" DEBIAN_PORTMAP_ANSWER "'");
+	bin_dir_with_portmap(dir, "[ \"$CNI_COMMAND\" = VERSION ] || exit 7\n"
+				  "echo '" DEBIAN_PORTMAP_ANSWER "'");
 	cni_chain_decide(dir, &chain);
 	bin_dir_remove(dir);
 	ASSERT_TRUE(chain.portmap, "chained");
