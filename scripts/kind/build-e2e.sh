@@ -13,8 +13,9 @@ KUBERNETES_VERSION=${KUBERNETES_VERSION:-v1.33.13}
 CACHE=${WEIR_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/weir-kind}
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0
 
-e2e_test=$CACHE/bin/e2e.test-$KUBERNETES_VERSION
-ginkgo=$CACHE/bin/ginkgo-$KUBERNETES_VERSION
+# ginkgo runs a compiled suite only under a name ending in .test.
+e2e_test=$CACHE/bin/$KUBERNETES_VERSION/e2e.test
+ginkgo=$CACHE/bin/$KUBERNETES_VERSION/ginkgo
 staging_version=v0.${KUBERNETES_VERSION#v1.}
 wrapper=$CACHE/e2e-wrapper-$KUBERNETES_VERSION
 
@@ -22,7 +23,7 @@ step() { echo "build-e2e: $*" >&2; }
 fail() { echo "build-e2e: FAILED: $*" >&2; exit 1; }
 
 command -v go >/dev/null || fail "go is not installed (Debian: golang-go, or go.dev/dl)"
-mkdir -p "$CACHE/bin" "$wrapper"
+mkdir -p "$CACHE/bin/$KUBERNETES_VERSION" "$wrapper"
 
 if [ -x "$e2e_test" ] && [ -x "$ginkgo" ]; then
     step "cached: $e2e_test $ginkgo"

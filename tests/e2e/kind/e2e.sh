@@ -9,7 +9,10 @@
 # WEIR_KIND_SUITE=ci runs every scenario and a named subset of each upstream suite (the one
 # `make test` runs, sized for CI's 90 minutes with the offline builds) and writes its RESULTS.md
 # into the run folder. Without a Docker engine it prints one SKIP line and succeeds; with one but
-# no cluster it fails, naming `make kind-up`. Ends with "kind-e2e: N passed, N failed" (the line
+# no cluster it fails, naming `make kind-up`. For one test or suite by hand: WEIR_KIND_ONLY (some
+# of "scenarios netpol conformance", or scenarios-steady / scenarios-disruptive), WEIR_KIND_FOCUS (replaces the upstream suites' focus) and
+# WEIR_KIND_E2E_ARGS (more e2e.test flags); such runs keep RESULTS.md in their run folder, and
+# several of them may share one WEIR_KIND_RUN_DIR (a scenario's latest line counts). Ends with "kind-e2e: N passed, N failed" (the line
 # tests/run.sh sums); non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
@@ -57,6 +60,13 @@ say "e2e.test, ginkgo and the test images ready in $(($(date +%s) - started)) s"
 
 # The images into every node, unless the node has that image already (kind load checks).
 [ -n "$KIND" ] || die "no kind binary (PATH, $WEIR_KIND_CACHE/bin/kind) to load the test images with"
+# kind loads with `docker exec --privileged`, which fails where this host's capability bounding
+# set lacks one Docker grants: then kind goes through scripts/kind/docker-shim, as in kind.sh up.
+if ! docker exec --privileged "$(echo "$nodes" | head -1)" true >/dev/null 2>&1; then
+    [ -x scripts/kind/docker-shim/docker ] || die "docker exec --privileged fails here and scripts/kind/docker-shim is missing"
+    WEIR_REAL_DOCKER=$(command -v docker)
+    export WEIR_REAL_DOCKER PATH="$PWD/scripts/kind/docker-shim:$PATH"
+fi
 while read -r image; do
     [ -n "$image" ] || continue
     "$KIND" load docker-image --name "$CLUSTER" "$image" >"$RUN_DIR/load.log" 2>&1 ||
@@ -92,6 +102,11 @@ validates that there is no conflict between pods with same hostPort but differen
 NAMES
 )').*\[Conformance\]'
 fi
+if [ -n "${WEIR_KIND_FOCUS:-}" ]; then
+    NETPOL_FOCUS=$WEIR_KIND_FOCUS
+    CONFORMANCE_FOCUS=$WEIR_KIND_FOCUS
+fi
+ONLY=" ${WEIR_KIND_ONLY:-scenarios netpol conformance} "
 SKIP=$(awk -F'\t' '$1 == "skip" { print $2 }' tests/e2e/kind/expectations.tsv | paste -sd'|')
 
 {
@@ -112,30 +127,31 @@ run_upstream() {
         --focus="$focus" --skip="$SKIP" --output-dir="$RUN_DIR" --junit-report="$name.xml" \
         "$E2E_TEST" -- --provider=skeleton --kubeconfig="$KUBECONFIG_FILE" --kubectl-path="$KUBECTL" \
         --report-dir="$RUN_DIR/$name-artifacts" --dump-logs-on-failure=false \
-        --allowed-not-ready-nodes=0 --minStartupPods=0 >"$RUN_DIR/$name.log" 2>&1
+        --allowed-not-ready-nodes=0 --minStartupPods=0 ${WEIR_KIND_E2E_ARGS:-} >"$RUN_DIR/$name.log" 2>&1
     echo "$(($(date +%s) - begun))" >"$RUN_DIR/$name.seconds"
     say "upstream $name: done in $(cat "$RUN_DIR/$name.seconds") s ($(grep -Eo 'Ran [0-9]+ of [0-9]+ Specs.*' "$RUN_DIR/$name.log" | tail -1; grep -Eo '[0-9]+ Passed \| [0-9]+ Failed.*' "$RUN_DIR/$name.log" | tail -1))"
 }
 
 . tests/e2e/kind/scenarios.sh
-: >"$RUN_DIR/scenarios.tsv"
-say "weir scenarios"
-# shellcheck disable=SC2086
-run_scenarios $SCENARIOS_STEADY
-if [ "$SUITE" = full ]; then
-    run_upstream netpol "$NETPOL_FOCUS" 4h
-    run_upstream conformance "$CONFORMANCE_FOCUS" 2h
-else
-    run_upstream netpol "$NETPOL_FOCUS" 40m
-    run_upstream conformance "$CONFORMANCE_FOCUS" 20m
+if [[ "$ONLY" == *" scenarios "* || "$ONLY" == *" scenarios-steady "* ]]; then
+    say "weir scenarios"
+    # shellcheck disable=SC2086
+    run_scenarios $SCENARIOS_STEADY
 fi
-# Last: they take agents and a whole node away from everything else.
-say "weir scenarios that restart the agents and a worker"
-# shellcheck disable=SC2086
-run_scenarios $SCENARIOS_DISRUPTIVE
+timeout_netpol=4h timeout_conformance=2h
+[ "$SUITE" = ci ] && timeout_netpol=40m timeout_conformance=20m
+[[ "$ONLY" != *" netpol "* ]] || run_upstream netpol "$NETPOL_FOCUS" "$timeout_netpol"
+[[ "$ONLY" != *" conformance "* ]] || run_upstream conformance "$CONFORMANCE_FOCUS" "$timeout_conformance"
+if [[ "$ONLY" == *" scenarios "* || "$ONLY" == *" scenarios-disruptive "* ]]; then
+    # Last: they take agents and a whole node away from everything else.
+    say "weir scenarios that restart the agents and a worker"
+    # shellcheck disable=SC2086
+    run_scenarios $SCENARIOS_DISRUPTIVE
+fi
 
 results=$RUN_DIR/RESULTS.md
-[ "$SUITE" = full ] && results=tests/e2e/kind/RESULTS.md
+[ "$SUITE" = full ] && [ -z "${WEIR_KIND_ONLY:-}${WEIR_KIND_FOCUS:-}${WEIR_KIND_E2E_ARGS:-}" ] &&
+    results=tests/e2e/kind/RESULTS.md
 python3 tests/e2e/kind/results.py "$RUN_DIR" tests/e2e/kind/expectations.tsv "$results" >"$RUN_DIR/summary"
 status=$?
 say "results in $results (run folder $RUN_DIR, $(($(date +%s) - started)) s in all)"

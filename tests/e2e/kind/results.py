@@ -77,11 +77,12 @@ for suite in sorted(n[:-6] for n in os.listdir(run_dir) if n.endswith(".focus"))
                 counts["passed"] += 1
     suites.append((suite, counts["passed"], counts["failed"], counts["skipped"], seconds, notes))
 
-scenario_rows = []
+latest = {}  # a scenario run again in the same folder: its latest line counts
 if os.path.exists(os.path.join(run_dir, "scenarios.tsv")):
     for line in open(os.path.join(run_dir, "scenarios.tsv")):
         name, state, seconds, why = (line.rstrip("\n").split("\t") + ["", "", ""])[:4]
-        scenario_rows.append((name, state, seconds, why))
+        latest[name] = (name, state, seconds, why)
+scenario_rows = list(latest.values())
 if scenario_rows:
     suites.insert(0, ("weir-scenarios", sum(r[1] == "passed" for r in scenario_rows),
                       sum(r[1] == "failed" for r in scenario_rows), 0,
