@@ -10,10 +10,13 @@ AGNHOST=${AGNHOST:-registry.k8s.io/e2e-test-images/agnhost:2.53}
 k() { "$KUBECTL" --context "$CONTEXT" "$@"; }
 kn() { k -n "$NS" "$@"; }
 
-scenario_fail() {
-    echo "FAIL: $*" >&2
+scenario_fail() { # one line, however many lines the message quotes
+    echo "FAIL: $(echo "$*" | tr -s '\n' ' ')" >&2
     exit 1
 }
+
+# The reason a scenario failed: its FAIL line, else its last line.
+failure_reason() { { grep '^FAIL: ' <<<"$1" || echo "$1"; } | tail -1 | tr '\t' ' '; }
 
 # retry SECONDS COMMAND...: until it succeeds or SECONDS pass.
 retry() {
@@ -43,13 +46,16 @@ agent_logs() { # every agent's log, each line prefixed with its pod
     k -n kube-system logs -l app=weir-agent -c agent --tail=-1 --prefix 2>/dev/null
 }
 
-scenarios_setup() {
+# The client on the first worker, the server on the second: every call crosses nodes.
+pick_nodes() {
     local workers
     workers=$(k get nodes -l '!node-role.kubernetes.io/control-plane' -o jsonpath='{.items[*].metadata.name}')
     CLIENT_NODE=$(echo "$workers" | awk '{print $1}')
     SERVER_NODE=$(echo "$workers" | awk '{print $2}')
-    [ -n "$SERVER_NODE" ] || scenario_fail "two worker nodes are needed, found: $workers"
-    export CLIENT_NODE SERVER_NODE
+    [ -n "$SERVER_NODE" ] || { echo "FAIL: two worker nodes are needed, found: '$workers'" >&2; return 1; }
+}
+
+scenarios_setup() {
     k create namespace "$NS" >/dev/null
     k label namespace "$NS" weir-e2e=true >/dev/null
     kn apply -f - >/dev/null <<YAML
@@ -289,7 +295,9 @@ SCENARIOS_DISRUPTIVE="agent_rollout_restart_under_traffic worker_restart_brings_
 run_scenarios() {
     local name started output rc
     NS=weir-e2e-$(printf '%04x' $((RANDOM)))
-    if ! output=$(scenarios_setup 2>&1); then
+    output=""
+    if ! pick_nodes 2>"$RUN_DIR/pick-nodes.err" || ! output=$(set -euo pipefail; scenarios_setup 2>&1); then
+        output=${output:-$(cat "$RUN_DIR/pick-nodes.err")}
         for name in "$@"; do
             printf '%s\tfailed\t0\tsetup: %s\n' "$name" "$(echo "$output" | tail -1)" >>"$RUN_DIR/scenarios.tsv"
         done
@@ -305,8 +313,8 @@ run_scenarios() {
             echo "ok - scenario $name ($(($(date +%s) - started)) s)"
             printf '%s\tpassed\t%s\t\n' "$name" "$(($(date +%s) - started))" >>"$RUN_DIR/scenarios.tsv"
         else
-            echo "not ok - scenario $name: $(echo "$output" | tail -1)"
-            printf '%s\tfailed\t%s\t%s\n' "$name" "$(($(date +%s) - started))" "$(echo "$output" | tail -1 | tr '\t' ' ')" >>"$RUN_DIR/scenarios.tsv"
+            echo "not ok - scenario $name: $(failure_reason "$output")"
+            printf '%s\tfailed\t%s\t%s\n' "$name" "$(($(date +%s) - started))" "$(failure_reason "$output")" >>"$RUN_DIR/scenarios.tsv"
         fi
     done
     scenarios_teardown
