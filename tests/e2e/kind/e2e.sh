@@ -114,7 +114,9 @@ SKIP=$(awk -F'\t' '$1 == "skip" { print $2 }' tests/e2e/kind/expectations.tsv | 
     echo "suite=$SUITE"
     echo "kubernetes=$("$KUBECTL" --context "$CONTEXT" version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])') / $("$E2E_TEST" --version 2>/dev/null | head -1 | awk '{print $NF}')"
     echo "nodes=$(echo $nodes)"
-    echo "weir=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+    # What runs on the nodes is the image kind-up loaded, which need not be this checkout.
+    echo "weir=image $("$KUBECTL" --context "$CONTEXT" -n kube-system get pods -l app=weir-agent \
+        -o jsonpath='{.items[0].status.containerStatuses[0].image} {.items[0].status.containerStatuses[0].imageID}' 2>/dev/null | cut -c1-60); tests from $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
     echo "procs=$PROCS"
 } >"$RUN_DIR/run.env"
 

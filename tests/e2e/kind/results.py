@@ -98,7 +98,7 @@ out.append("Written by `make kind-e2e` (tests/e2e/kind/e2e.sh) from the run it d
 out.append("")
 for key, label in (("date", "Run"), ("suite", "Suite set (WEIR_KIND_SUITE)"),
                    ("kubernetes", "Kubernetes (server / e2e.test)"), ("nodes", "Nodes"),
-                   ("weir", "weir commit"), ("procs", "ginkgo parallel processes")):
+                   ("weir", "weir"), ("procs", "ginkgo parallel processes")):
     if key in env:
         out.append(f"- {label}: {env[key]}")
 out.append("")
