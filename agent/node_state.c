@@ -8,6 +8,8 @@
 #include <cJSON.h>
 
 #include "atomic_file.h"
+#include "cni_chain.h"
+#include "log.h"
 
 static int json_write(cJSON *object, const char *path, unsigned mode, char *errbuf,
 		      size_t errlen)
@@ -52,6 +54,7 @@ int cni_conflist_write(const struct agent_options *options, char *errbuf, size_t
 	cJSON *plugins = cJSON_AddArrayToObject(conflist, "plugins");
 	cJSON *plugin = cJSON_CreateObject();
 	char path[600], network[16], cidr[24];
+	struct cni_chain chain;
 	int err = directory_create(options->cni_conf_dir, 0755);
 
 	if (err < 0) {
@@ -63,7 +66,9 @@ int cni_conflist_write(const struct agent_options *options, char *errbuf, size_t
 	}
 	snprintf(cidr, sizeof(cidr), "%s/%u", ipv4_address_format(options->pod_cidr.network, network),
 		 options->pod_cidr.length);
-	cJSON_AddStringToObject(conflist, "cniVersion", "1.1.0");
+	cni_chain_decide(options->cni_bin_dir, &chain);
+	log_info("CNI chain: %s", chain.note);
+	cJSON_AddStringToObject(conflist, "cniVersion", chain.cni_version);
 	cJSON_AddStringToObject(conflist, "name", "weir");
 	cJSON_AddStringToObject(plugin, "type", "weir-cni");
 	cJSON_AddStringToObject(plugin, "subnet", cidr);
@@ -71,6 +76,16 @@ int cni_conflist_write(const struct agent_options *options, char *errbuf, size_t
 	cJSON_AddStringToObject(plugin, "stateDir", options->state_dir);
 	cJSON_AddNumberToObject(plugin, "mtu", options->mtu);
 	cJSON_AddItemToArray(plugins, plugin);
+	if (chain.portmap) {
+		/* The runtime passes hostPorts to plugins that declare this capability; snat lets a
+		 * client on the node itself reach its own hostPort (127.0.0.1 or the node address). */
+		cJSON *portmap = cJSON_CreateObject();
+		cJSON_AddStringToObject(portmap, "type", "portmap");
+		cJSON_AddBoolToObject(cJSON_AddObjectToObject(portmap, "capabilities"),
+				      "portMappings", 1);
+		cJSON_AddBoolToObject(portmap, "snat", 1);
+		cJSON_AddItemToArray(plugins, portmap);
+	}
 	snprintf(path, sizeof(path), "%s/%s", options->cni_conf_dir, WEIR_CNI_CONFLIST_NAME);
 	/* The runtime reads it; it holds no secret. */
 	err = json_write(conflist, path, 0644, errbuf, errlen);

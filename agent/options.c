@@ -12,7 +12,8 @@ static void usage(FILE *stream)
 	fprintf(stream,
 		"usage: weir-agent --node-name NAME [--kubeconfig FILE | --standalone DIR]\n"
 		"                  [--pod-cidr CIDR] [--bpffs DIR] [--state-dir DIR]\n"
-		"                  [--cni-conf-dir DIR] [--metrics-addr HOST:PORT]\n"
+		"                  [--cni-conf-dir DIR] [--cni-bin-dir DIR]\n"
+		"                  [--metrics-addr HOST:PORT]\n"
 		"                  [--flow-log FILE|-] [--mtu N] [--log-format json|text]\n"
 		"                  [--devices IFACE[,IFACE...]] [--cgroup CGROUP2-DIR]\n"
 		"                  [--otlp-endpoint URL] [--http-visibility all|none|PORT,...]\n"
@@ -29,6 +30,7 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		{ "bpffs", required_argument, 0, 'b' },
 		{ "state-dir", required_argument, 0, 'd' },
 		{ "cni-conf-dir", required_argument, 0, 'c' },
+		{ "cni-bin-dir", required_argument, 0, 'B' },
 		{ "metrics-addr", required_argument, 0, 'm' },
 		{ "flow-log", required_argument, 0, 'f' },
 		{ "mtu", required_argument, 0, 'u' },
@@ -58,6 +60,7 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		case 'b': options->bpffs = optarg; break;
 		case 'd': options->state_dir = optarg; break;
 		case 'c': options->cni_conf_dir = optarg; break;
+		case 'B': options->cni_bin_dir = optarg; break;
 		case 'm': options->metrics_addr = optarg; break;
 		case 'f': options->flow_log = optarg; break;
 		case 'D': options->devices = optarg; break;
@@ -118,9 +121,10 @@ int agent_options_parse(int argc, char **argv, struct agent_options *options)
 		return -1;
 	}
 	if (options->bpffs[0] != '/' || options->state_dir[0] != '/' ||
-	    options->cni_conf_dir[0] != '/') {
-		fprintf(stderr, "weir-agent: --bpffs, --state-dir and --cni-conf-dir must be "
-				"absolute paths\n");
+	    options->cni_conf_dir[0] != '/' ||
+	    (options->cni_bin_dir && options->cni_bin_dir[0] != '/')) {
+		fprintf(stderr, "weir-agent: --bpffs, --state-dir, --cni-conf-dir and "
+				"--cni-bin-dir must be absolute paths\n");
 		return -1;
 	}
 	if (options->pod_cidr_text) {

@@ -17,6 +17,7 @@ struct agent_options {
 	const char *bpffs;
 	const char *state_dir;
 	const char *cni_conf_dir;
+	const char *cni_bin_dir; /* where the runtime finds CNI plugins (portmap), or NULL */
 	const char *metrics_addr;
 	const char *flow_log;
 	const char *otlp_endpoint; /* OTLP/HTTP collector for HTTP spans, or NULL */

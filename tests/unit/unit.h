@@ -17,5 +17,7 @@ extern const size_t flow_log_tests_count, http_metrics_tests_count, otlp_tests_c
 extern const struct test_case http_rules_tests[], datapath_config_tests[], watch_event_tests[];
 extern const size_t http_rules_tests_count, datapath_config_tests_count,
 	watch_event_tests_count;
+extern const struct test_case cni_chain_tests[];
+extern const size_t cni_chain_tests_count;
 
 #endif

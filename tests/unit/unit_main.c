@@ -14,6 +14,7 @@ int main(int argc, char **argv)
 	failed += test_run_all("config", config_tests, config_tests_count, filter);
 	failed += test_run_all("ipam", ipam_tests, ipam_tests_count, filter);
 	failed += test_run_all("result", result_tests, result_tests_count, filter);
+	failed += test_run_all("cni_chain", cni_chain_tests, cni_chain_tests_count, filter);
 	failed += test_run_all("yaml", yaml_tests, yaml_tests_count, filter);
 	failed += test_run_all("kubeconfig", kubeconfig_tests, kubeconfig_tests_count, filter);
 	failed += test_run_all("policy_compiler", policy_compiler_tests, policy_compiler_tests_count,
