@@ -211,6 +211,12 @@ const char *fuzz_datapath_load(struct pod_bpf **skeleton)
 	}
 	err = pod_bpf__load(loaded);
 	FUZZ_CHECK(err == 0, "load the datapath (maps pinned under %s): %s", bpffs, strerror(-err));
+	{ /* as the agent's loader does: the product code checks the pins' ABI stamp */
+		__u32 key = 0, version = WEIR_ABI_VERSION;
+		err = bpf_map__update_elem(loaded->maps.abi, &key, sizeof(key), &version,
+					   sizeof(version), BPF_ANY);
+		FUZZ_CHECK(err == 0, "stamp the ABI version: %s", strerror(-err));
+	}
 	*skeleton = loaded;
 	return bpffs;
 }
@@ -229,6 +235,8 @@ void fuzz_map_clear(int fd)
 		return; /* no entries to delete; per-CPU counters matter to no target */
 	FUZZ_CHECK(info.key_size > 0 && info.value_size <= sizeof(zero), "map %s: value too large",
 		   info.name);
+	if (strcmp(info.name, WEIR_MAP_ABI) == 0)
+		return; /* the pins' ABI stamp, written once at load */
 	if (info.type == BPF_MAP_TYPE_ARRAY) {
 		for (uint32_t index = 0; index < info.max_entries; index++)
 			bpf_map_update_elem(fd, &index, zero, BPF_ANY);

@@ -313,7 +313,12 @@ test_policy_full_fails_closed() {
 # old agent aborted the pass at the first refused ipcache write: d stayed open.)
 test_ipcache_full_fails_closed_and_names_the_policy() {
     capacity_node
-    pod_create d; ip_d=$POD_IP
+    # As in test_policy_full_fails_closed: d's Pod object needs d's address, so ADD must not
+    # wait for the agent (policyWaitMs 0); d opens once the agent knows it.
+    netns_add "$TEST_ID-d"
+    cni ADD c-d d eth0 "$(net_config policyWaitMs=0)"
+    [ "$CNI_RC" = 0 ] || fail "ADD d failed: $CNI_OUT $(cat "$WORK/err")"
+    ip_d=$(json_get "$CNI_OUT" 'd["ips"][0]["address"].split("/")[0]')
     in_pod d "$PYTHON" "$FAULTS_DIR/traffic.py" server 8080 >/dev/null 2>&1 &
     write_manifest pods.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
         $(pod_manifest a "$ip_a" '{"app":"client"}'),

@@ -527,7 +527,7 @@ test_api_wrong_ca_is_refused() {
     api_node
     wrong_ca_kubeconfig
     agent_launch --kubeconfig "$WORK/kubeconfig-wrong-ca"
-    wait_for_log "certificate" 5 "the refused certificate"
+    wait_for_log "certificate" 30 "the refused certificate"
     sleep 1 # time enough to (wrongly) become ready
     if kill -0 "$AGENT_PID" 2>/dev/null; then
         wait_agent_answers 3
@@ -550,7 +550,7 @@ test_api_wrong_ca_on_restart_keeps_the_datapath() {
     api_control reset-stats
     : >"$WORK/agent.log"
     agent_launch --kubeconfig "$WORK/kubeconfig-wrong-ca"
-    wait_for_log "certificate" 5 "the refused certificate"
+    wait_for_log "certificate" 30 "the refused certificate"
     holds_for "$BASELINE" 1 "restarted against an untrusted server: the last known state"
     assert_eq "$(datapath_snapshot)" "$before" "identities and policy maps"
     if kill -0 "$AGENT_PID" 2>/dev/null; then
