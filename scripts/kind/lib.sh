@@ -6,6 +6,14 @@ WEIR_KIND_CACHE="${WEIR_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/weir-kind}"
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.33.13}"
 KIND_VERSION="${KIND_VERSION:-v0.30.0}"
 BASE_IMAGE="${WEIR_BASE_IMAGE:-weir.local/debian:12}"
+# What kubeadm $KUBERNETES_VERSION asks for (`kubeadm config images list`; node-image.sh checks),
+# and for the node's own tools the releases kind $KIND_VERSION's base image uses (crictl: the
+# oldest release the module proxy serves that is not older than Kubernetes).
+ETCD_VERSION="${ETCD_VERSION:-3.5.24}"
+COREDNS_VERSION="${COREDNS_VERSION:-v1.12.0}"
+CRICTL_VERSION="${CRICTL_VERSION:-v1.34.0}"
+CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.1.4}"
+CNI_PLUGINS_VERSION="${CNI_PLUGINS_VERSION:-v1.7.1}"
 KIND_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$WEIR_KIND_CACHE"
 
