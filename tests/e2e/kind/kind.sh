@@ -79,9 +79,11 @@ create_cluster() {
 }
 
 build_weir_image() {
-    local base_arg=()
-    [ -z "${WEIR_KIND_NODE_IMAGE:-}" ] && base_arg=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
-    docker build -q "${base_arg[@]}" -t "$IMAGE" . >/dev/null
+    # With a registry's node image, weir's image starts from the registry's Debian unless
+    # WEIR_BASE_IMAGE names another.
+    local base="$BASE_IMAGE"
+    [ -n "${WEIR_KIND_NODE_IMAGE:-}" ] && base="${WEIR_BASE_IMAGE:-debian:12}"
+    docker build -q --build-arg "BASE_IMAGE=$base" -t "$IMAGE" . >/dev/null
 }
 
 install_weir() {
