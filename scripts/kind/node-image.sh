@@ -32,10 +32,12 @@ binary_image() {
         cp "$file" "$context/"
     done
     printf '%s\nLABEL weir.recipe=%s\n' "$dockerfile" "$recipe" >"$context/Dockerfile"
-    if ! docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$context" >/dev/null; then
-        rm -rf "$context"
+    if ! docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$context" >"$context.log" 2>&1; then
+        tail -20 "$context.log" >&2
+        rm -rf "$context" "$context.log"
         die "docker build of $tag"
     fi
+    rm -f "$context.log"
     rm -rf "$context"
     log "built image $tag"
 }

@@ -75,7 +75,6 @@ create_cluster() {
     fi
     # kind removes the node containers itself when creation fails.
     "$KIND" create cluster --name "$CLUSTER" --config kind-config.yaml --image "$NODE_IMAGE" --wait 0s
-    CREATED=1
 }
 
 build_weir_image() {
@@ -83,7 +82,8 @@ build_weir_image() {
     # WEIR_BASE_IMAGE names another.
     local base="$BASE_IMAGE"
     [ -n "${WEIR_KIND_NODE_IMAGE:-}" ] && base="${WEIR_BASE_IMAGE:-debian:12}"
-    docker build -q --build-arg "BASE_IMAGE=$base" -t "$IMAGE" . >/dev/null
+    docker build -q --build-arg "BASE_IMAGE=$base" -t "$IMAGE" . >/dev/null 2>"$WEIR_KIND_CACHE/weir-image-build.log" ||
+        { tail -20 "$WEIR_KIND_CACHE/weir-image-build.log" >&2; return 1; }
 }
 
 install_weir() {
@@ -127,7 +127,6 @@ kind_up() {
     local started failed_step=""
     started=$(date +%s)
     require_tools
-    CREATED=0
     if [ -n "${WEIR_KIND_NODE_IMAGE:-}" ]; then
         NODE_IMAGE="$WEIR_KIND_NODE_IMAGE"
         [ -x "$KIND" ] || step "Go program kind $KIND_VERSION" scripts/kind/go-binaries.sh kind
@@ -138,15 +137,17 @@ kind_up() {
         node_image_offline
     fi
     docker_for_kind "$NODE_IMAGE"
+    # Each phase runs in a subshell with errexit on (a function called under `if` would run
+    # with errexit off and go on after a failing command).
     for phase in create_cluster build_weir_image load_weir_image install_weir wait_for_cluster check_dns; do
-        if ! step "$phase" "$phase"; then
+        if ! step "$phase" bash -c "set -euo pipefail; $(declare -f); $(declare -p KIND KUBECTL CLUSTER CONTEXT IMAGE NODE_IMAGE BASE_IMAGE WEIR_KIND_CACHE); $phase"; then
             failed_step="$phase"
             break
         fi
     done
     if [ -n "$failed_step" ]; then
         echo "kind-up: FAILED at step $failed_step." >&2
-        if [ "$CREATED" -eq 1 ] || "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+        if "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
             echo "kind-up: the cluster is left for inspection; remove it with: $KIND delete cluster --name $CLUSTER" >&2
         fi
         exit 1
