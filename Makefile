@@ -13,20 +13,39 @@ PKGS        := libnl-route-3.0 libcjson libbpf libcurl yaml-0.1
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# A machine without the build's packages is told so up front, with the command that installs
+# them, instead of a compiler error about a missing header. The goals that install first
+# (test, demo, bench run scripts/deps.sh, then make again) and those that build nothing skip it.
+NO_PREREQ_GOALS := deps test demo bench clean lint kind-up kind-e2e fuzz-replay
+MISSING_TOOLS   := $(foreach tool,$(CC) $(CLANG) pkg-config,$(if $(shell command -v $(tool) 2>/dev/null),,$(tool))) \
+                   $(if $(wildcard $(BPFTOOL)),,bpftool)
+MISSING_PKGS    := $(foreach pkg,$(PKGS),$(if $(shell pkg-config --exists $(pkg) 2>/dev/null && echo y),,$(pkg)))
+MISSING_PREREQS := $(strip $(MISSING_TOOLS) $(MISSING_PKGS))
+ifneq ($(MISSING_PREREQS),)
+ifeq ($(filter $(NO_PREREQ_GOALS),$(MAKECMDGOALS)),)
+$(error missing $(MISSING_PREREQS): run `make deps` (scripts/deps.sh installs every Debian package the build needs))
+endif
+endif
+
 CFLAGS      ?= -O2 -g
 # Messages are truncated on purpose where buffers are fixed; the rest of -Wall stays fatal.
 CFLAGS      += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -Icommon -Ibpf -I$(BUILD) \
                -I/usr/include/libnl3 -I/usr/include/cjson $(PKG_CFLAGS)
+# Tests and fuzz targets link everything; each product binary only what it uses (below).
 LDLIBS      += $(PKG_LIBS) -lnl-route-3 -lnl-3 -lcjson -lbpf -lelf -lz -lcurl -lyaml
+AGENT_LIBS  := -lcurl -lyaml -lcjson -lnl-route-3 -lnl-3 -lbpf -lelf -lz
+CTL_LIBS    := -lcjson -lbpf -lelf -lz
 BPF_CFLAGS  := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf
 
 COMMON_SRC  := $(wildcard common/*.c)
 CNI_SRC     := $(wildcard cni/*.c)
 AGENT_SRC   := $(wildcard agent/*.c)
 CTL_SRC     := $(wildcard weirctl/*.c)
-BPF_HEADERS := $(wildcard bpf/*.h bpf/lib/*.h)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+# The binaries take the common objects from an archive, so each links only the ones it calls
+# (and so only the libraries those need).
+COMMON_LIB  := $(BUILD)/libweir-common.a
 
 BINARIES    := $(BUILD)/weir-cni $(BUILD)/weir-agent $(BUILD)/weirctl
 TEST_BINS   := $(BUILD)/tests/unit_tests $(BUILD)/tests/bpf_tests $(BUILD)/tests/unit_tests_sanitized
@@ -37,32 +56,47 @@ all: $(BINARIES)
 deps:
 	@./scripts/deps.sh
 
-$(BUILD)/pod.bpf.o: bpf/pod.bpf.c $(BPF_HEADERS)
+$(BUILD)/pod.bpf.o: bpf/pod.bpf.c
 	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/pod.skel.h: $(BUILD)/pod.bpf.o
 	$(BPFTOOL) gen skeleton $< name pod_bpf > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/socket_lb.bpf.o: bpf/socket_lb.bpf.c $(BPF_HEADERS)
+$(BUILD)/socket_lb.bpf.o: bpf/socket_lb.bpf.c
 	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/socket_lb.skel.h: $(BUILD)/socket_lb.bpf.o
 	$(BPFTOOL) gen skeleton $< name socket_lb_bpf > $@.tmp && mv $@.tmp $@
 
-$(OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*.h tests/*/*.h) bpf/abi.h
+# Header dependencies come from the compiler (-MMD -MP); the skeletons are generated before
+# anything includes them.
+DEPFLAGS    := -MMD -MP
+$(OBJ)/%.o: %.c | $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Icni -Iagent -Itests -Itests/bpf -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Icni -Iagent -Itests -Itests/bpf -c $< -o $@
 
-$(BUILD)/weir-cni: $(call obj,$(CNI_SRC) $(COMMON_SRC))
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+	@rm -f $@.tmp
+	ar rcs $@.tmp $^ && mv $@.tmp $@
 
-$(BUILD)/weir-agent: $(call obj,$(AGENT_SRC) $(COMMON_SRC))
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# weir-cni is statically linked: the runtime execs it on nodes that have only libc (a kind
+# node has none of weir's libraries). Debian ships no static cJSON, so scripts/static-cjson.sh
+# builds one from Debian's source of the installed version.
+CNI_STATIC_LIBS := $(BUILD)/static/libcjson.a -lnl-route-3 -lnl-3 -lbpf -lelf -lz -lyaml -lpthread -lm
 
-$(BUILD)/weirctl: $(call obj,$(CTL_SRC) $(COMMON_SRC))
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/static/libcjson.a: scripts/static-cjson.sh
+	@./scripts/static-cjson.sh $(@D)
+
+$(BUILD)/weir-cni: $(call obj,$(CNI_SRC)) $(COMMON_LIB) $(BUILD)/static/libcjson.a
+	$(CC) $(LDFLAGS) -static $(filter %.o,$^) $(COMMON_LIB) $(CNI_STATIC_LIBS) -o $@
+
+$(BUILD)/weir-agent: $(call obj,$(AGENT_SRC)) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) $^ $(AGENT_LIBS) -o $@
+
+$(BUILD)/weirctl: $(call obj,$(CTL_SRC)) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) $^ $(CTL_LIBS) -o $@
 
 CNI_LIB_SRC := $(filter-out cni/main.c,$(CNI_SRC))
 AGENT_LIB_SRC := $(filter-out agent/main.c,$(AGENT_SRC))
@@ -84,9 +118,9 @@ ASAN_FLAGS  := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-
 asan_obj = $(patsubst %.c,$(ASAN_OBJ)/%.o,$(1))
 UNIT_SRC    := $(wildcard tests/unit/*.c) tests/test_runner.c $(CNI_LIB_SRC) $(AGENT_LIB_SRC) $(COMMON_SRC)
 
-$(ASAN_OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h $(wildcard common/*.h cni/*.h agent/*.h tests/*.h tests/*/*.h) bpf/abi.h
+$(ASAN_OBJ)/%.o: %.c | $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Icni -Iagent -Itests -Itests/bpf -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(ASAN_FLAGS) -Icni -Iagent -Itests -Itests/bpf -c $< -o $@
 
 $(BUILD)/tests/unit_tests_sanitized: $(call asan_obj,$(UNIT_SRC))
 	@mkdir -p $(@D)
@@ -137,3 +171,5 @@ clean:
 
 # Fuzz targets, and their corpora replayed as regression tests (fuzz/README.md).
 include fuzz/fuzz.mk
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -72,6 +72,7 @@ static void answer(int client, const char *request, const struct agent_status *s
 		cJSON_AddNumberToObject(reply, "startedAt", (double)status->started_at);
 		cJSON_AddNumberToObject(reply, "appliedChanges", (double)status->applied_changes);
 		cJSON_AddNumberToObject(reply, "failedPasses", (double)status->failed_passes);
+		cJSON_AddStringToObject(reply, "apiServer", status->api_server);
 		cJSON_AddStringToObject(reply, "lastError",
 					status->last_error ? status->last_error : "");
 		cJSON_AddNumberToObject(reply, "endpoints", (double)status->endpoints);

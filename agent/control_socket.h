@@ -24,6 +24,7 @@ struct agent_status {
 	unsigned policy_revision;
 	unsigned long failed_passes; /* passes that could not write everything (retried) */
 	const char *last_error;	     /* why the newest of them failed; "" when none did */
+	const char *api_server;	     /* "reachable", "unreachable" (fail static) or "none" */
 };
 
 /* Listens on <state_dir>/weir.sock, replacing a stale socket file. Returns the fd or -errno. */

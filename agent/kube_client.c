@@ -51,6 +51,8 @@ struct resource_stream {
 	uint64_t retry_at_ms;
 	unsigned long reconnects; /* for metrics: failures resumed after a backoff */
 	uint64_t last_heard_ms;	  /* for metrics: the last list, event or bookmark */
+	uint64_t answered_ms;	  /* the last 2xx status line: a quiet watch is still a live one */
+	uint64_t failed_ms;	  /* the last failed request */
 };
 
 struct kube_client {
@@ -60,6 +62,7 @@ struct kube_client {
 	CURLM *multi;
 	struct resource_stream streams[KIND_COUNT];
 	char newest_resource_version[64];
+	bool reported_unreachable; /* logged once per outage, and once when it ends */
 };
 
 static const char *const resource_paths[KIND_COUNT] = {
@@ -106,6 +109,7 @@ static void schedule_retry(struct resource_stream *stream, const char *why)
 								     : (uint64_t)retry_after * 1000;
 	stream->failures++;
 	stream->reconnects++;
+	stream->failed_ms = monotonic_ms();
 	stream->phase = PHASE_WAITING;
 	stream->retry_at_ms = monotonic_ms() + delay;
 	log_warn("%s: %s; retrying in %llu ms", kube_kind_name(stream->kind), why,
@@ -113,6 +117,21 @@ static void schedule_retry(struct resource_stream *stream, const char *why)
 }
 
 static size_t on_body(char *data, size_t size, size_t count, void *opaque);
+
+/* The status line of every response: a 2xx means the API server answers this stream, even a
+ * watch that then stays quiet for minutes. */
+static size_t on_header(char *data, size_t size, size_t count, void *opaque)
+{
+	struct resource_stream *stream = opaque;
+	size_t length = size * count;
+
+	if (length > 9 && strncmp(data, "HTTP/", 5) == 0) {
+		const char *space = memchr(data, ' ', length);
+		if (space && (size_t)(space - data) + 1 < length && space[1] == '2')
+			stream->answered_ms = monotonic_ms();
+	}
+	return length;
+}
 
 static void stream_release(struct resource_stream *stream)
 {
@@ -153,6 +172,8 @@ static int stream_request(struct resource_stream *stream, const char *query)
 	curl_easy_setopt(stream->easy, CURLOPT_HTTPHEADER, stream->headers);
 	curl_easy_setopt(stream->easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(stream->easy, CURLOPT_WRITEDATA, stream);
+	curl_easy_setopt(stream->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(stream->easy, CURLOPT_HEADERDATA, stream);
 	curl_easy_setopt(stream->easy, CURLOPT_PRIVATE, stream);
 	curl_easy_setopt(stream->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(stream->easy, CURLOPT_CONNECTTIMEOUT, 10L);
@@ -513,6 +534,37 @@ CURLM *kube_client_multi(struct kube_client *client)
 	return client->multi;
 }
 
+unsigned kube_client_unreachable_kinds(const struct kube_client *client)
+{
+	unsigned unreachable = 0;
+
+	for (int kind = 0; kind < KIND_COUNT; kind++) {
+		const struct resource_stream *stream = &client->streams[kind];
+		uint64_t good_ms = stream->answered_ms > stream->last_heard_ms ? stream->answered_ms
+									       : stream->last_heard_ms;
+		if (stream->failed_ms > good_ms)
+			unreachable++;
+	}
+	return unreachable;
+}
+
+/* An outage is said once when it starts and once when it ends; the per-retry warnings say
+ * the details. The datapath keeps its last state throughout (fail static). */
+static void report_reachability(struct kube_client *client)
+{
+	unsigned unreachable = kube_client_unreachable_kinds(client);
+
+	if (unreachable && !client->reported_unreachable) {
+		log_warn("API server unreachable (%u of %d resource streams failing): enforcing the "
+			 "last known state until it answers again",
+			 unreachable, KIND_COUNT);
+		client->reported_unreachable = true;
+	} else if (!unreachable && client->reported_unreachable) {
+		log_info("API server reachable again: every resource stream answers");
+		client->reported_unreachable = false;
+	}
+}
+
 void kube_client_run(struct kube_client *client, uint64_t now_ms)
 {
 	CURLMsg *message;
@@ -539,6 +591,7 @@ void kube_client_run(struct kube_client *client, uint64_t now_ms)
 			start_watch(stream);
 		}
 	}
+	report_reachability(client);
 }
 
 long kube_client_timeout_ms(const struct kube_client *client, uint64_t now_ms)

@@ -27,6 +27,9 @@ void kube_client_run(struct kube_client *client, uint64_t now_ms);
 long kube_client_timeout_ms(const struct kube_client *client, uint64_t now_ms);
 /* Every kind has been listed once. */
 bool kube_client_synced(const struct kube_client *client);
+/* Resource streams whose last request failed after their last answer (0: the API server answers
+ * every stream). */
+unsigned kube_client_unreachable_kinds(const struct kube_client *client);
 /* The newest resourceVersion seen on any stream (for status). */
 const char *kube_client_resource_version(const struct kube_client *client);
 

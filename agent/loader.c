@@ -13,6 +13,7 @@
 
 #include "abi.h"
 #include "atomic_file.h"
+#include "datapath.h"
 #include "pod.skel.h"
 
 static int program_pin_replace(struct bpf_program *program, const char *folder, const char *name,
@@ -48,6 +49,9 @@ struct pod_bpf *datapath_load(const char *bpffs, char *errbuf, size_t errlen)
 	struct pod_bpf *skeleton;
 	int err;
 
+	/* Refused before libbpf reuses a pinned map whose sizes match but whose layout differs. */
+	if (datapath_abi_check(bpffs, errbuf, errlen) < 0)
+		return NULL;
 	skeleton = pod_bpf__open_opts(&open_options);
 	if (!skeleton) {
 		snprintf(errbuf, errlen, "open the pod datapath object: %s", strerror(errno));
@@ -56,11 +60,21 @@ struct pod_bpf *datapath_load(const char *bpffs, char *errbuf, size_t errlen)
 	err = pod_bpf__load(skeleton);
 	if (err < 0) {
 		snprintf(errbuf, errlen,
-			 "load the pod datapath (maps pinned under %s): %s; if the maps were "
-			 "pinned by an incompatible weir version, remove them",
+			 "load the pod datapath (maps pinned under %s): %s",
 			 bpffs, strerror(-err));
 		pod_bpf__destroy(skeleton);
 		return NULL;
+	}
+	{
+		__u32 key = 0, version = WEIR_ABI_VERSION;
+		err = bpf_map__update_elem(skeleton->maps.abi, &key, sizeof(key), &version,
+					   sizeof(version), BPF_ANY);
+		if (err < 0) {
+			snprintf(errbuf, errlen, "stamp the ABI version on the maps under %s: %s",
+				 bpffs, strerror(-err));
+			pod_bpf__destroy(skeleton);
+			return NULL;
+		}
 	}
 	snprintf(programs_folder, sizeof(programs_folder), "%s/%s", bpffs, WEIR_PROGRAMS_DIR);
 	err = directory_create(programs_folder, 0700);

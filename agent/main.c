@@ -285,6 +285,9 @@ static void status_fill(const struct agent *agent, struct agent_status *status)
 	status->applied_changes = stats.applied_changes;
 	status->failed_passes = agent->failed_passes;
 	status->last_error = agent->last_apply_error;
+	status->api_server = !agent->kube ? "none"
+			     : kube_client_unreachable_kinds(agent->kube) ? "unreachable"
+									  : "reachable";
 	status->endpoints = stats.endpoints;
 	status->isolated_endpoints = stats.isolated_endpoints;
 	status->identities = stats.identities;

@@ -451,10 +451,22 @@ void metrics_server_serve_one(int listen_fd, const struct metrics_sources *sourc
 	} else if (strcmp(path, "/healthz") == 0) {
 		respond(client, 200, "OK", "ok\n", 3);
 	} else if (strcmp(path, "/readyz") == 0) {
-		if (sources->ready)
-			respond(client, 200, "OK", "ready\n", 6);
-		else
+		unsigned unreachable = sources->kube ? kube_client_unreachable_kinds(sources->kube) : 0;
+		char body[160];
+		int length;
+		if (!sources->ready) {
 			respond(client, 503, "Service Unavailable", "not ready\n", 10);
+		} else if (unreachable) {
+			/* Still enforcing: the datapath keeps the last known state, but what changed
+			 * in the cluster since is not applied, and the operator must see that. */
+			length = snprintf(body, sizeof(body),
+					  "not ready: API server unreachable (%u resource streams "
+					  "failing); enforcing the last known state\n",
+					  unreachable);
+			respond(client, 503, "Service Unavailable", body, (size_t)length);
+		} else {
+			respond(client, 200, "OK", "ready\n", 6);
+		}
 	} else {
 		respond(client, 404, "Not Found", "not found\n", 10);
 	}

@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define WEIR_ABI_VERSION 5
+#define WEIR_ABI_VERSION 6
 
 /* Pin names under the bpffs root (each at most 15 characters, the kernel's object name limit). */
 #define WEIR_MAP_ENDPOINTS "endpoints"
@@ -33,6 +33,8 @@
 #define WEIR_MAP_HTTP_RULES "http_rules"
 #define WEIR_MAP_DATAPATH_CONFIG "dp_config"
 #define WEIR_MAP_HTTP_PORTS "http_ports"
+/* One u32 at key 0: the WEIR_ABI_VERSION of whoever created the pins beside it. */
+#define WEIR_MAP_ABI "abi"
 #define WEIR_PROG_SOCKET_CONNECT "sock_connect4"
 #define WEIR_PROG_SOCKET_SENDMSG "sock_sendmsg4"
 #define WEIR_PROG_SOCKET_RECVMSG "sock_recvmsg4"

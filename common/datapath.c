@@ -92,6 +92,7 @@ int datapath_open(struct datapath *datapath, const char *root, char *errbuf, siz
 		{ WEIR_MAP_DATAPATH_CONFIG, &datapath->datapath_config_fd },
 		{ WEIR_MAP_HTTP_PORTS, &datapath->http_ports_fd },
 	};
+	int err;
 
 	datapath_init(datapath);
 	if (strlen(root) >= sizeof(datapath->root)) {
@@ -103,6 +104,10 @@ int datapath_open(struct datapath *datapath, const char *root, char *errbuf, siz
 		snprintf(errbuf, errlen, "%s is not a mounted bpffs: the datapath is not loaded", root);
 		return -ENOENT;
 	}
+	/* weir-cni and weirctl read and write these maps with their own build's layouts. */
+	err = datapath_abi_check(root, errbuf, errlen);
+	if (err < 0)
+		return err;
 	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
 		*pins[i].fd = pin_open(root, pins[i].name, errbuf, errlen);
 		if (*pins[i].fd < 0) {
@@ -130,6 +135,42 @@ void datapath_close(struct datapath *datapath)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
+}
+
+int datapath_abi_check(const char *root, char *errbuf, size_t errlen)
+{
+	char path[512];
+	__u32 key = 0, version = 0;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", root, WEIR_MAP_ENDPOINTS);
+	if (access(path, F_OK) != 0)
+		return 0; /* nothing pinned yet: the loader creates the maps and stamps them */
+	snprintf(path, sizeof(path), "%s/%s", root, WEIR_MAP_ABI);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		snprintf(errbuf, errlen,
+			 "the maps pinned under %s carry no ABI version (weir before ABI 6) and this "
+			 "weir has ABI %d: no migration exists; drain the node, then remove the pins "
+			 "under %s",
+			 root, WEIR_ABI_VERSION, root);
+		return -EPROTO;
+	}
+	err = bpf_map_lookup_elem(fd, &key, &version);
+	close(fd);
+	if (err < 0) {
+		snprintf(errbuf, errlen, "read the ABI version pinned at %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	if (version != WEIR_ABI_VERSION) {
+		snprintf(errbuf, errlen,
+			 "the maps pinned under %s have ABI %u and this weir has ABI %d: no migration "
+			 "from %u to %d exists; drain the node, then remove the pins under %s",
+			 root, version, WEIR_ABI_VERSION, version, WEIR_ABI_VERSION, root);
+		return -EPROTO;
+	}
+	return 0;
 }
 
 int datapath_program_open(const char *root, const char *name, char *errbuf, size_t errlen)

@@ -38,7 +38,11 @@ int bpffs_is_mounted(const char *path);
 
 /* Opens the pinned maps under root. Returns 0, -ENOENT when they are not there (the agent has
  * not loaded the datapath), or another -errno; errbuf names the missing or failing pin. */
+/* Opens every pinned map under root, after datapath_abi_check. Returns 0 or -errno. */
 int datapath_open(struct datapath *datapath, const char *root, char *errbuf, size_t errlen);
+/* 0 when the maps pinned under root were made by this ABI (or nothing is pinned yet); -EPROTO,
+ * with both versions named, when they were not. */
+int datapath_abi_check(const char *root, char *errbuf, size_t errlen);
 void datapath_close(struct datapath *datapath);
 
 /* Opens a pinned program (WEIR_PROG_*) under root. Returns an fd or -errno. */

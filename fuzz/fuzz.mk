@@ -15,7 +15,6 @@ FUZZ_SECONDS     ?= 20
 FUZZ_DIR         := $(BUILD)/fuzz
 FUZZ_OBJ         := $(BUILD)/fuzz-obj
 FUZZ_CC          ?= $(CLANG)
-FUZZ_HEADERS     := $(wildcard fuzz/*.h)
 FUZZ_SUPPORT_SRC := fuzz/fuzz_support.c
 FUZZ_PRODUCT_SRC := $(CNI_LIB_SRC) $(AGENT_LIB_SRC) $(COMMON_SRC)
 
@@ -38,19 +37,17 @@ FUZZ_REPLAY_OBJ      := $(BUILD)/fuzz-replay-obj
 FUZZ_REPLAY_SANITIZE := $(ASAN_FLAGS)
 fuzz_replay_obj = $(patsubst %.c,$(FUZZ_REPLAY_OBJ)/%.o,$(1))
 
-$(FUZZ_REPLAY_OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(FUZZ_HEADERS) \
-		$(wildcard common/*.h cni/*.h agent/*.h) bpf/abi.h
+$(FUZZ_REPLAY_OBJ)/%.o: %.c | $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(FUZZ_REPLAY_SANITIZE) -Icni -Iagent -Itests -Ifuzz -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(FUZZ_REPLAY_SANITIZE) -Icni -Iagent -Itests -Ifuzz -c $< -o $@
 
 # Comparison tracing is left out where loops walk thousands of hash buckets per call (it made
 # the compiler targets several times slower); those files keep their coverage counters.
 FUZZ_NO_TRACE_CMP := agent/object_store.c agent/id_table.c agent/reconciler.c
 
-$(FUZZ_OBJ)/%.o: %.c $(BUILD)/pod.skel.h $(FUZZ_HEADERS) \
-		$(wildcard common/*.h cni/*.h agent/*.h) bpf/abi.h
+$(FUZZ_OBJ)/%.o: %.c | $(BUILD)/pod.skel.h $(BUILD)/socket_lb.skel.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter fuzz/%,$<),-Werror) $(FUZZ_SANITIZE) \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) $(if $(filter fuzz/%,$<),-Werror) $(FUZZ_SANITIZE) \
 		-fsanitize=fuzzer-no-link \
 		$(if $(filter $(FUZZ_NO_TRACE_CMP),$<),-fno-sanitize-coverage=trace-cmp) -c $< -o $@
 

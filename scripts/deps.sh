@@ -6,7 +6,7 @@ set -eu
 PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcjson-dev \
 libcurl4-openssl-dev libnl-3-dev libnl-route-3-dev libyaml-dev pkg-config iproute2 \
 containernetworking-plugins iputils-ping curl socat iperf3 python3 kmod procps util-linux iptables \
-python3-prometheus-client"
+python3-prometheus-client dpkg-dev"
 
 # `scripts/deps.sh bench` (make bench): also what the benchmarks compare weir with and plot with.
 # Only `make bench` asks for these; `make test` and CI do not need them. Debian's postinst may

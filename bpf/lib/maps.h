@@ -192,6 +192,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } http_ports SEC(".maps");
 
+/* The ABI version of the pinned maps (WEIR_MAP_ABI), written by the agent that created them and
+ * checked by every later agent, weir-cni and weirctl: libbpf reuses a pinned map whose sizes
+ * match, so a layout change at the same size would otherwise go unnoticed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} abi SEC(".maps");
+
 /* Per-CPU event budget: not pinned, a new agent starts with a fresh budget. */
 struct event_budget {
 	__u64 window_start_ns;

@@ -309,6 +309,50 @@ test_api_500s_on_lists_and_watches() {
     assert_no_token_in_log "$API_DIR/token"
 }
 
+readyz() { # the agent's /readyz: "<code> <body>"
+    local answer
+    answer=$(in_node curl -s --max-time 2 -w '\n%{http_code}' "http://127.0.0.1:9962/readyz")
+    echo "${answer##*$'\n'} ${answer%$'\n'*}"
+}
+
+wait_readyz() { # code seconds what
+    local deadline=$((SECONDS + $2))
+    until [[ "$(readyz)" == "$1 "* ]]; do
+        [ $SECONDS -lt $deadline ] || fail "$3: /readyz is '$(readyz)', not $1, after $2 s"
+        sleep 0.1
+    done
+}
+
+# A node whose agent cannot reach the API server keeps enforcing what it has, and says so: a
+# log line when the outage starts and when it ends, `weirctl status` apiServer, and /readyz
+# (503 with the reason: the kubelet shows it, the datapath is untouched).
+test_api_unreachable_is_reported_while_enforcing() {
+    api_node
+    api_pods_and_policy "$API_DIR/kubeconfig"
+    agent_stop
+    agent_start --kubeconfig "$API_DIR/kubeconfig" --metrics-addr 127.0.0.1:9962
+    wait_readyz 200 5 "a synced agent"
+    assert_eq "$(status_field apiServer)" reachable "status while the API server answers"
+    # Every request fails: the API server is there but answers nothing useful.
+    api_control fail "status=500&count=-1&method=GET"
+    cut_streams
+    wait_readyz 503 5 "the API server failing"
+    assert_contains "$(readyz)" "API server unreachable" "/readyz names the cause"
+    assert_contains "$(readyz)" "enforcing the last known state" "/readyz says the datapath holds"
+    assert_eq "$(status_field apiServer)" unreachable "status during the outage"
+    wait_for_log "API server unreachable \\([0-9]+ of [0-9]+ resource streams failing\\)" 2 "the outage logged"
+    holds_for "$BASELINE" 1 "the API server failing: the last known state"
+    api_control clear-faults
+    wait_readyz 200 20 "the API server answering again"
+    wait_for_log "API server reachable again" 2 "the recovery logged"
+    # The process gone altogether (connection refused): the same, and enforcement holds.
+    in_node pkill -f "k8s_api_server.py --port 0 --dir $API_DIR" || fail "stop the test API server"
+    wait_readyz 503 10 "the API server gone"
+    assert_eq "$(status_field apiServer)" unreachable "status with the API server gone"
+    holds_for "$BASELINE" 2 "the API server gone: the last known state"
+    assert_agent_alive "API server gone"
+}
+
 test_api_429s_back_off() {
     api_node
     api_pods_and_policy "$API_DIR/kubeconfig"

@@ -178,3 +178,39 @@ test_runtime_style_args_and_cached_del() {
         CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=lonely" "$WEIR_CNI" || fail "DEL with cached config"
     assert_nothing_left "after runtime-style DEL"
 }
+
+# The pins carry the ABI version of the agent that made them. A weir of another ABI (an upgrade
+# whose map layouts changed, even at the same sizes) refuses them and names both versions,
+# instead of reading entries with the wrong layout: the agent does not start, weir-cni fails
+# with code 11. Pins older than the version stamp are refused the same way.
+agent_run_once() { # runs a second agent in the foreground; prints its exit code, log in agent2.log
+    local rc=0
+    in_node timeout 20 "$WEIR_AGENT" --node-name "$TEST_ID" --pod-cidr "$POD_CIDR" --bpffs "$BPFFS" \
+        --state-dir "$STATE_DIR" --cni-conf-dir "$CNI_CONF_DIR" --standalone "$MANIFESTS" \
+        >"$WORK/agent2.log" 2>&1 || rc=$?
+    echo "$rc"
+}
+
+test_pins_of_another_abi_are_refused_by_agent_and_cni() {
+    node_create
+    agent_start
+    pod_create a
+    agent_stop
+    local abi version
+    abi=$(grep -E '^#define WEIR_ABI_VERSION ' "$ROOT/bpf/abi.h" | awk '{print $3}')
+    assert_eq "$(bpftool map lookup pinned "$BPFFS/abi" key 0 0 0 0 -j | json_get "$(cat)" 'int(d["value"][0], 16)')" \
+        "$abi" "the stamped ABI version"
+    version=$((abi - 1))
+    bpftool map update pinned "$BPFFS/abi" key 0 0 0 0 value "$version" 0 0 0 || fail "restamp the pins"
+    assert_eq "$(agent_run_once)" 1 "agent exit code on pins of ABI $version"
+    assert_contains "$(cat "$WORK/agent2.log")" "have ABI $version and this weir has ABI $abi" "agent names both versions"
+    netns_add "$TEST_ID-b"
+    cni ADD c-b b eth0
+    assert_eq "$CNI_RC" 1 "weir-cni exit code on pins of ABI $version"
+    assert_eq "$(json_get "$CNI_OUT" 'd["code"]')" 11 "weir-cni error code"
+    assert_contains "$CNI_OUT" "have ABI $version and this weir has ABI $abi" "weir-cni names both versions"
+    # Pins from before the stamp existed.
+    rm -f "$BPFFS/abi"
+    assert_eq "$(agent_run_once)" 1 "agent exit code on unversioned pins"
+    assert_contains "$(cat "$WORK/agent2.log")" "carry no ABI version" "agent names the missing stamp"
+}
