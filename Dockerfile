@@ -8,6 +8,7 @@ FROM ${BASE_IMAGE} AS build
 RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcjson-dev \
         libcurl4-openssl-dev libnl-3-dev libnl-route-3-dev libyaml-dev pkg-config ca-certificates \
+        dpkg-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

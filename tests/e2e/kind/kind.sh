@@ -87,11 +87,16 @@ build_weir_image() {
 }
 
 install_weir() {
-    local mtu
+    local mtu image_id
     "$KUBECTL" --context "$CONTEXT" apply -f manifests/weirnetworkpolicy-crd.yaml
     # Pods get the MTU of the nodes' link (Docker's network may be below 1500).
     mtu="$(docker exec "$CLUSTER-control-plane" cat /sys/class/net/eth0/mtu)"
     sed "s/^\(  mtu: \).*/\1\"$mtu\"/" manifests/weir.yaml | "$KUBECTL" --context "$CONTEXT" apply -f -
+    # A rebuilt weir:dev keeps its tag: the image ID in the pod template rolls the agents onto
+    # it (and changes nothing when the image is the same).
+    image_id="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
+    "$KUBECTL" --context "$CONTEXT" -n kube-system patch daemonset weir-agent --type merge \
+        -p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"weir.dev/image-id\":\"$image_id\"}}}}}"
     "$KUBECTL" --context "$CONTEXT" -n kube-system rollout status daemonset/weir-agent --timeout=300s
 }
 
