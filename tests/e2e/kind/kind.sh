@@ -53,10 +53,19 @@ docker_for_kind() {
 }
 
 node_image_offline() {
-    step "base image $BASE_IMAGE" scripts/kind/base-image.sh
+    # debootstrap waits on the mirror, the Go builds on the CPU: they run side by side.
+    local base_pid base_rc=0 go_rc=0
+    step "base image $BASE_IMAGE" scripts/kind/base-image.sh &
+    base_pid=$!
     step "Go programs (kind, Kubernetes $KUBERNETES_VERSION, etcd, coredns, containerd, crictl, CNI plugins)" \
-        scripts/kind/go-binaries.sh
-    NODE_IMAGE="$(scripts/kind/node-image.sh)"
+        scripts/kind/go-binaries.sh || go_rc=$?
+    wait "$base_pid" || base_rc=$?
+    if [ "$base_rc" -ne 0 ] || [ "$go_rc" -ne 0 ]; then
+        echo "kind-up: FAILED building the node image's parts (see the FAILED step above); no cluster was made" >&2
+        exit 1
+    fi
+    NODE_IMAGE="$(scripts/kind/node-image.sh)" ||
+        { echo "kind-up: FAILED building the node image (see above); no cluster was made" >&2; exit 1; }
 }
 
 cluster_is_healthy() {
