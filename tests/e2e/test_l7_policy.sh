@@ -326,7 +326,7 @@ print(json.dumps({"apiVersion": "weir.dev/v1alpha1", "kind": "WeirNetworkPolicy"
     [ -n "$(l7_http_rule_ids)" ] || fail "no rule set written"
     assert_eq "$(l7_requests service-a "$ip_b" 9090 "GET /x")" "GET /x 200 conn=1" "9090: plain L4 from the same policy"
     assert_eq "$(l7_requests service-c "$ip_b" 9090 "GET /x")" "GET /x TimeoutError conn=1" "service-c refused"
-    ! grep -q "is not served" "$WORK/agent.log" || fail "the CRD is served, yet the agent says not"
+    ! grep -q "is the weir.dev CRD installed" "$WORK/agent.log" || fail "the CRD is served, yet the agent says not"
 
     before=$(status_field appliedChanges)
     l7_kapi delete wnp e2e "$L7_POLICY" >/dev/null
