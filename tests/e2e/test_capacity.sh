@@ -267,13 +267,11 @@ test_policy_full_keeps_written_entries_and_recovers() {
         "c -> b stayed denied; c -> b allowed ${recovered_ms} ms after entries were removed" >&2
 }
 
-# While the policy map is full, a change must never leave the datapath more open than the
-# policies say: a new pod a policy isolates is isolated (nothing allowed yet), and access a
-# change revokes is revoked, even though the entries the change adds cannot be written.
-test_policy_full_fails_closed() {
+# capacity_node plus pod d (app=db, a server on 8080) open to c. d's Pod object is published
+# after its ADD (it needs d's address), in a namespace with policies: ADD must not wait for the
+# agent (policyWaitMs 0); d opens once the agent knows it.
+capacity_node_with_open_d() {
     capacity_node
-    # d's Pod object is published after its ADD (it needs d's address), in a namespace with
-    # policies: ADD must not wait for it (policyWaitMs 0); d opens once the agent knows it.
     netns_add "$TEST_ID-d"
     cni ADD c-d d eth0 "$(net_config policyWaitMs=0)"
     [ "$CNI_RC" = 0 ] || fail "ADD d failed: $CNI_OUT $(cat "$WORK/err")"
@@ -285,6 +283,13 @@ test_policy_full_fails_closed() {
         $(pod_manifest c "$ip_c" '{"app":"other"}'),
         $(pod_manifest d "$ip_d" '{"app":"db"}')]}"
     wait_probe c "$ip_d" ok 5 "c -> d before any policy selects d"
+}
+
+# While the policy map is full, a change must never leave the datapath more open than the
+# policies say: a new pod a policy isolates is isolated (nothing allowed yet), and access a
+# change revokes is revoked, even though the entries the change adds cannot be written.
+test_policy_full_fails_closed() {
+    capacity_node_with_open_d
     fill_policy_map
     # d gets isolated (only app=client may reach it); b's policy changes from app=client to
     # app=other. Both need entries the full map refuses.
@@ -312,20 +317,7 @@ test_policy_full_fails_closed() {
 # CIDR was refused allows nothing, and the log, the status and a metric name the policy. (The
 # old agent aborted the pass at the first refused ipcache write: d stayed open.)
 test_ipcache_full_fails_closed_and_names_the_policy() {
-    capacity_node
-    # As in test_policy_full_fails_closed: d's Pod object needs d's address, so ADD must not
-    # wait for the agent (policyWaitMs 0); d opens once the agent knows it.
-    netns_add "$TEST_ID-d"
-    cni ADD c-d d eth0 "$(net_config policyWaitMs=0)"
-    [ "$CNI_RC" = 0 ] || fail "ADD d failed: $CNI_OUT $(cat "$WORK/err")"
-    ip_d=$(json_get "$CNI_OUT" 'd["ips"][0]["address"].split("/")[0]')
-    in_pod d "$PYTHON" "$FAULTS_DIR/traffic.py" server 8080 >/dev/null 2>&1 &
-    write_manifest pods.json "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[
-        $(pod_manifest a "$ip_a" '{"app":"client"}'),
-        $(pod_manifest b "$ip_b" '{"app":"server"}'),
-        $(pod_manifest c "$ip_c" '{"app":"other"}'),
-        $(pod_manifest d "$ip_d" '{"app":"db"}')]}"
-    wait_probe c "$ip_d" ok 5 "c -> d before any policy selects d"
+    capacity_node_with_open_d
     local capacity filled started
     capacity=$(map_max_entries ipcache)
     started=$(date +%s%N)
