@@ -542,7 +542,8 @@ int from_uplink(struct __sk_buff *skb)
 			break;
 		}
 	}
-	destination = local_endpoint_by_address(packet.destination);
+	/* A node port reply's destination is the outside client (checked above: not a pod). */
+	destination = node_port_reply ? 0 : local_endpoint_by_address(packet.destination);
 	verdict = enforce(skb, &packet, HOOK_FROM_UPLINK, 0, destination,
 			  endpoint_is_pending(destination) ? PENDING_DESTINATION : 0, &nat, &reverse);
 	if (verdict != CONTINUE)
